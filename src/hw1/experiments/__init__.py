@@ -21,8 +21,8 @@ class ExperimentSpec:
 EXPERIMENTS: dict[str, ExperimentSpec] = {
     spec.name: spec
     for spec in [
-        ExperimentSpec("demo", "hw1.experiments.demo", inputs=(),
-                       title="Attention on a toy task (pipeline demo)"),
+        ExperimentSpec("attention_scaling", "hw1.experiments.attention_scaling", inputs=(),
+                       title="Part 1-1: why attention scores are divided by sqrt(d_k)"),
         ExperimentSpec("bert", "hw1.experiments.bert", inputs=("minilm", "pydoc_corpus"),
                        title="Part 1: BERT from scratch"),
         ExperimentSpec("segmentation", "hw1.experiments.segmentation", inputs=("camvid",),

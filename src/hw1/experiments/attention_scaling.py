@@ -1,0 +1,83 @@
+"""Part 1-1: what dividing the attention scores by sqrt(d_k) does to the softmax.
+
+For q, k with independent N(0, 1) entries, q . k has mean 0 and variance d_k. Without the scale the
+scores spread further as d_k grows, the softmax approaches a one-hot vector and its gradient
+vanishes. Measured on random queries and keys, with and without the scale.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from hw1.experiments.base import Context
+
+
+@dataclass
+class Config:
+    dims: list[int]
+    num_keys: int
+    num_queries: int
+    seed: int = 0
+
+
+def softmax_statistics(scores: torch.Tensor) -> dict:
+    """Entropy (nats), largest weight and gradient size of softmax over the last dimension."""
+    weights = scores.softmax(-1)
+    entropy = -(weights * weights.clamp_min(1e-30).log()).sum(-1)
+    # d softmax / d scores for an upstream gradient of ones on a random coordinate: use the
+    # Jacobian's Frobenius norm per query, J = diag(p) - p p^T, ||J||_F^2 = sum p^2 - 2 sum p^3 + (sum p^2)^2
+    p2, p3 = (weights ** 2).sum(-1), (weights ** 3).sum(-1)
+    jacobian_norm = (p2 - 2 * p3 + p2 ** 2).clamp_min(0).sqrt()
+    return {
+        "score_std": float(scores.std()),
+        "entropy": float(entropy.mean()),
+        "max_weight": float(weights.max(-1).values.mean()),
+        "jacobian_norm": float(jacobian_norm.mean()),
+    }
+
+
+def run(cfg: dict, ctx: Context) -> dict:
+    config = Config(**cfg)
+    generator = torch.Generator().manual_seed(config.seed)
+    rows, curves = [], {"unscaled": [], "scaled": []}
+    for d in ctx.progress(config.dims, desc="dimensions"):
+        q = torch.randn(config.num_queries, 1, d, generator=generator)
+        k = torch.randn(config.num_queries, config.num_keys, d, generator=generator)
+        scores = (q @ k.transpose(1, 2)).squeeze(1)          # [queries, keys]
+        for name, s in (("unscaled", scores), ("scaled", scores / math.sqrt(d))):
+            stats = softmax_statistics(s)
+            curves[name].append(stats)
+            rows.append([d, name, stats["score_std"], stats["entropy"], stats["max_weight"],
+                         stats["jacobian_norm"]])
+    ctx.save_table("softmax_by_dim", ["d_k", "scores", "score_std", "entropy", "max_weight", "jacobian_norm"], rows)
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for name, style in (("unscaled", "o-"), ("scaled", "s--")):
+        for ax, key in zip(axes, ("entropy", "max_weight", "jacobian_norm")):
+            ax.plot(config.dims, [c[key] for c in curves[name]], style,
+                    label=f"QK^T{' / sqrt(d_k)' if name == 'scaled' else ''}")
+    titles = ("softmax entropy (nats)", "largest attention weight", "softmax Jacobian norm")
+    for ax, title in zip(axes, titles):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("d_k")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].axhline(math.log(config.num_keys), color="gray", lw=0.8, ls=":")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    ctx.save_figure(fig, "softmax_by_dim")
+
+    largest = config.dims[-1]
+    return {
+        "num_keys": config.num_keys,
+        "uniform_entropy": math.log(config.num_keys),
+        "largest_dim": largest,
+        "unscaled": {str(d): c for d, c in zip(config.dims, curves["unscaled"])},
+        "scaled": {str(d): c for d, c in zip(config.dims, curves["scaled"])},
+    }

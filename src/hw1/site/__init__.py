@@ -1,0 +1,1 @@
+"""Site machinery: renders pages from results/. Knows nothing of machine learning."""

@@ -1,0 +1,426 @@
+"""MkDocs hook: pages are Jinja templates filled from results/ at build time.
+
+This module knows files, numbers, languages and captions; it knows nothing of machine learning.
+Names available in a page are listed in CONTRIBUTING.md. Any undefined name or missing result
+key fails the build with a message that names the page, the experiment and the key.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import posixpath
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File
+from markupsafe import Markup
+
+ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT / "src") not in sys.path:  # MkDocs loads this file by path, not as a package module
+    sys.path.insert(0, str(ROOT / "src"))
+
+# Imported now: MkDocs restores sys.path once this file has been executed.
+from hw1.experiments import EXPERIMENTS  # noqa: E402  (the registry; imports no ML library)
+from hw1.site.notebook import notebook_html  # noqa: E402
+RESULTS = Path(os.environ.get("HW1_RESULTS", ROOT / "results")).resolve()  # tests point it elsewhere
+TEXT = ROOT / "text"
+RESULT_SUFFIXES = {".svg", ".png", ".jpg", ".json"}
+LANGUAGES = ("fa", "en")
+
+PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+WORDS = {
+    "fa": {"figure": "شکل", "table": "جدول", "not_computed": "هنوز محاسبه نشده است",
+           "not_computed_body": "نتایج آزمایش «{name}» هنوز در پوشهٔ results/ نیست. برای محاسبهٔ آن:",
+           "true": "درست", "pred": "پیش‌بینی", "sep": ": "},
+    "en": {"figure": "Figure", "table": "Table", "not_computed": "Not computed yet",
+           "not_computed_body": "The results of experiment “{name}” are not in results/ yet. To compute them:",
+           "true": "true", "pred": "predicted", "sep": ": "},
+}
+
+
+PROVENANCE_LABELS = {
+    "fa": {"profile": "پروفایل", "device": "سخت‌افزار", "versions": "نسخه‌ها", "commit": "نسخهٔ کد (git)",
+           "code": "چکیدهٔ کد", "config": "چکیدهٔ پیکربندی", "inputs": "داده‌ها و ورودی‌ها",
+           "seed": "بذر تصادفی", "started": "زمان شروع (UTC)", "duration": "مدت (ثانیه)",
+           "caption": "خاستگاه نتایج آزمایش {name}", "head": ["مورد", "مقدار"],
+           "config_full": "پیکربندی کامل"},
+    "en": {"profile": "profile", "device": "hardware", "versions": "versions", "commit": "code version (git)",
+           "code": "code hash", "config": "configuration hash", "inputs": "data and inputs",
+           "seed": "random seed", "started": "started (UTC)", "duration": "duration (s)",
+           "caption": "Provenance of experiment {name}", "head": ["item", "value"],
+           "config_full": "full configuration"},
+}
+
+
+class ResultError(PluginError):
+    pass
+
+
+# ----- numbers ------------------------------------------------------------------------------------
+
+def format_number(value: Any, digits: int, lang: str, percent: bool = False, group: bool = False) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        raise ResultError(f"expected a number, got the string {value!r}")
+    number = float(value) * (100 if percent else 1)
+    text = f"{number:,.{digits}f}" if group else f"{number:.{digits}f}"
+    if lang == "fa":
+        text = text.replace(",", "٬").replace(".", "٫").translate(PERSIAN_DIGITS)
+        text = text.replace("-", "−")
+        return text + ("٪" if percent else "")
+    return text + ("%" if percent else "")
+
+
+# ----- results access with clear errors -----------------------------------------------------------
+
+class Node:
+    """Attribute/item access into a metrics.json that names experiment and key when one is missing."""
+
+    def __init__(self, value: Any, experiment: str, path: str):
+        self._value, self._experiment, self._path = value, experiment, path
+
+    def _child(self, key: str) -> Any:
+        value = self._value
+        if isinstance(value, dict) and key in value:
+            child = value[key]
+        elif isinstance(value, list) and re.fullmatch(r"-?\d+", str(key)) and -len(value) <= int(key) < len(value):
+            child = value[int(key)]
+        else:
+            where = f"{self._path}.{key}" if self._path else key
+            raise ResultError(f"results/{self._experiment}/metrics.json has no key '{where}'")
+        path = f"{self._path}.{key}" if self._path else str(key)
+        return Node(child, self._experiment, path) if isinstance(child, (dict, list)) else child
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return self._child(key)
+
+    def __getitem__(self, key) -> Any:
+        return self._child(str(key))
+
+    def __iter__(self):
+        value = self._value
+        return iter(value.keys() if isinstance(value, dict) else value)
+
+    def __len__(self):
+        return len(self._value)
+
+    def items(self):
+        return [(k, self._child(k)) for k in self._value]
+
+    def raw(self):
+        return self._value
+
+
+class Results:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def exists(self, experiment: str) -> bool:
+        return (self.root / experiment / "metrics.json").is_file()
+
+    def metrics(self, experiment: str) -> Node:
+        path = self.root / experiment / "metrics.json"
+        if not path.is_file():
+            raise ResultError(f"results/{experiment}/metrics.json does not exist: wrap the part of the "
+                              f"page that uses it in {{% call computed(\"{experiment}\") %}}")
+        return Node(json.loads(path.read_text(encoding="utf-8")), experiment, "")
+
+    def json(self, experiment: str, relative: str) -> Any:
+        path = self.root / experiment / relative
+        if not path.is_file():
+            raise ResultError(f"results/{experiment}/{relative} does not exist")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def provenance(self) -> list[dict]:
+        found = []
+        for path in sorted(self.root.glob("*/provenance.json")):
+            found.append(json.loads(path.read_text(encoding="utf-8")))
+        return found
+
+
+class ResultsNamespace:
+    def __init__(self, results: Results):
+        self._results = results
+
+    def __getattr__(self, experiment: str) -> Node:
+        if experiment.startswith("_"):
+            raise AttributeError(experiment)
+        return self._results.metrics(experiment)
+
+    __getitem__ = __getattr__
+
+
+class NotComputed(str):
+    """A table cell for an experiment without results: printed as is, in the page's language."""
+
+
+# ----- page rendering -----------------------------------------------------------------------------
+
+class PageRenderer:
+    """Renders one page: keeps that page's figure and table counters and its language."""
+
+    def __init__(self, results: Results, glossary: dict, original: dict, lang: str, page_url: str,
+                 env: jinja2.Environment):
+        self.results, self.glossary, self.lang, self.env = results, glossary, lang, env
+        self.original = original
+        self.page_url = page_url
+        self.figures = 0
+        self.tables = 0
+
+    # paths from this page to a site file
+    def url(self, site_path: str) -> str:
+        page_dir = posixpath.dirname(self.page_url.rstrip("/") + "/index.html") if self.page_url else ""
+        return posixpath.relpath(site_path, page_dir or ".")
+
+    def t(self, key: Any) -> str:
+        if not isinstance(key, str):
+            return self.num(key, 3) if isinstance(key, float) else self.int_(key) if isinstance(key, int) else str(key)
+        entry = self.glossary.get(key)
+        if entry is None:
+            return key
+        if self.lang not in entry:
+            raise ResultError(f"text/glossary.yaml: term {key!r} has no {self.lang!r} text")
+        return entry[self.lang]
+
+    def num(self, value: Any, digits: int = 3) -> str:
+        return format_number(value, digits, self.lang)
+
+    def pct(self, value: Any, digits: int = 1) -> str:
+        return format_number(value, digits, self.lang, percent=True)
+
+    def int_(self, value: Any) -> str:
+        return format_number(value, 0, self.lang, group=True)
+
+    def digits(self, text: Any) -> str:
+        return str(text).translate(PERSIAN_DIGITS) if self.lang == "fa" else str(text)
+
+    def computed(self, experiment: str, caller=None) -> Markup:
+        if self.results.exists(experiment):
+            return Markup(caller()) if caller else Markup("")
+        w = WORDS[self.lang]
+        body = w["not_computed_body"].format(name=experiment)
+        return Markup(f'\n!!! warning "{w["not_computed"]}"\n    {body}\n\n'
+                      f'    ```\n    python build_results.py --only {experiment}\n    ```\n\n')
+
+    def figure(self, experiment: str, name: str, caption: str, alt: str | None = None,
+               width: str | None = None) -> Markup:
+        folder = self.results.root / experiment / "figures"
+        matches = [p for p in (folder / f"{name}.svg", folder / f"{name}.png") if p.is_file()]
+        if not matches:
+            raise ResultError(f"results/{experiment}/figures/{name}.svg or .png does not exist")
+        self.figures += 1
+        w = WORDS[self.lang]
+        src = self.url(f"results/{experiment}/figures/{matches[0].name}")
+        label = f"{w['figure']} {self.digits(self.figures)}"
+        style = f' style="width:{width}"' if width else ""
+        return Markup(
+            f'\n<figure class="hw1-figure" id="fig-{experiment}-{name}">\n'
+            f'<img src="{src}" alt="{html.escape(alt or caption)}" loading="lazy"{style}>\n'
+            f'<figcaption><strong>{label}{w["sep"]}</strong>{html.escape(caption)}</figcaption>\n'
+            f'</figure>\n')
+
+    def _cell(self, value: Any, digits: int) -> str:
+        if isinstance(value, bool):
+            return self.t("yes" if value else "no")
+        if isinstance(value, int):
+            return self.int_(value)
+        if isinstance(value, float):
+            return self.num(value, digits)
+        if value is None:
+            return "—"
+        if isinstance(value, NotComputed):
+            return f"<em>{html.escape(value)}</em>"
+        return html.escape(self.t(str(value)))
+
+    def table(self, experiment: str, name: str, caption: str, headers: list[str] | None = None,
+              digits: int = 3, columns: list[str] | None = None) -> Markup:
+        data = self.results.json(experiment, f"tables/{name}.json")
+        all_columns = data["columns"]
+        keep = [all_columns.index(c) for c in columns] if columns else list(range(len(all_columns)))
+        if headers is not None and len(headers) != len(keep):
+            raise ResultError(f"table {experiment}/{name}: {len(headers)} headers for {len(keep)} columns")
+        heads = headers if headers is not None else [self.t(all_columns[i]) for i in keep]
+        rows = [[row[i] for i in keep] for row in data["rows"]]
+        return self.html_table(caption, heads, rows, digits, anchor=f"tab-{experiment}-{name}")
+
+    def html_table(self, caption: str, headers: list[str], rows: list[list[Any]], digits: int = 3,
+                   anchor: str = "") -> Markup:
+        self.tables += 1
+        w = WORDS[self.lang]
+        label = f"{w['table']} {self.digits(self.tables)}"
+        head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+        body = "\n".join("<tr>" + "".join(f"<td>{self._cell(v, digits)}</td>" for v in row) + "</tr>"
+                         for row in rows)
+        ident = f' id="{anchor}"' if anchor else ""
+        return Markup(f'\n<div class="hw1-table"{ident} markdown="0">\n<table>\n'
+                      f'<caption><strong>{label}{w["sep"]}</strong>{html.escape(caption)}</caption>\n'
+                      f'<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n</div>\n')
+
+    def image_grid(self, experiment: str, name: str, caption: str, alt: str | None = None) -> Markup:
+        """A grid of tiles from data/<name>.json: [{"image": "figures/x.png", "true": k, "pred": k}]."""
+        tiles = self.results.json(experiment, f"data/{name}.json")
+        self.figures += 1
+        w = WORDS[self.lang]
+        items = []
+        for tile in tiles:
+            image = tile["image"]
+            if not (self.results.root / experiment / image).is_file():
+                raise ResultError(f"results/{experiment}/{image} (listed in data/{name}.json) does not exist")
+            true, pred = self.t(tile["true"]), self.t(tile["pred"])
+            ok = "ok" if tile["true"] == tile["pred"] else "wrong"
+            items.append(
+                f'<div class="hw1-tile hw1-{ok}"><img src="{self.url(f"results/{experiment}/{image}")}" '
+                f'alt="{html.escape(w["true"])}: {html.escape(true)}">'
+                f'<span>{html.escape(w["true"])}: {html.escape(true)}</span>'
+                f'<span>{html.escape(w["pred"])}: {html.escape(pred)}</span></div>')
+        label = f"{w['figure']} {self.digits(self.figures)}"
+        return Markup(f'\n<figure class="hw1-figure" id="fig-{experiment}-{name}" '
+                      f'aria-label="{html.escape(alt or caption)}">\n'
+                      f'<div class="hw1-grid">{"".join(items)}</div>\n'
+                      f'<figcaption><strong>{label}{w["sep"]}</strong>{html.escape(caption)}</figcaption>\n'
+                      f'</figure>\n')
+
+    def data(self, experiment: str, name: str) -> Any:
+        return self.results.json(experiment, f"data/{name}.json")
+
+    def notebook(self, path: str) -> Markup:
+        source = ROOT / path
+        if not source.is_file():
+            raise ResultError(f"notebook {path} does not exist")
+        return Markup('\n<div class="hw1-notebook" markdown="0" dir="ltr">\n'
+                      + notebook_html(source) + "\n</div>\n")
+
+    def provenance(self) -> list[dict]:
+        return self.results.provenance()
+
+    def provenance_of(self, experiment: str) -> dict:
+        return self.results.json(experiment, "provenance.json")
+
+    def experiments_table(self, lang: str) -> list[list[Any]]:
+        rows = []
+        for spec in EXPERIMENTS.values():
+            if self.results.exists(spec.name):
+                p = self.provenance_of(spec.name)
+                status = f"{p['profile']}, {p['started_at'][:10]}"
+            else:
+                status = NotComputed(WORDS[lang]["not_computed"])
+            rows.append([spec.name, spec.title, status])
+        return rows
+
+    def provenance_table(self, p: dict) -> Markup:
+        labels = PROVENANCE_LABELS[self.lang]
+        versions = ", ".join(f"{k} {v}" for k, v in p["versions"].items() if v)
+        inputs = "; ".join(
+            f"{name}: " + ", ".join(f"{k}={str(v)[:16]}" for k, v in fp.items() if k not in ("name", "path"))
+            for name, fp in p["inputs"].items()) or "—"
+        rows = [
+            [labels["profile"], p["profile"]],
+            [labels["device"], p["device_name"]],
+            [labels["versions"], versions],
+            [labels["commit"], p["git_commit"]],
+            [labels["code"], p["key"]["code"][:16] + " (" + ", ".join(f.rsplit("/", 1)[-1] for f in p["code_files"]) + ")"],
+            [labels["config"], p["key"]["config"][:16]],
+            [labels["inputs"], inputs],
+            [labels["seed"], str(p["seed"])],
+            [labels["started"], p["started_at"]],
+            [labels["duration"], self.num(p["duration_s"], 1)],
+        ]
+        config = html.escape(yaml.safe_dump(p["config"], allow_unicode=True, sort_keys=False))
+        table = self.html_table(labels["caption"].format(name=p["experiment"]), labels["head"], rows)
+        return Markup(table + f'\n<details><summary>{labels["config_full"]}</summary>\n'
+                      f'<pre dir="ltr"><code>{config}</code></pre>\n</details>\n')
+
+    def value(self, experiment: str, dotted: str) -> Any:
+        """metrics.json value at a dotted path; a 'not computed yet' marker if the experiment has no results."""
+        if not self.results.exists(experiment):
+            return NotComputed(WORDS[self.lang]["not_computed"])
+        node: Any = self.results.metrics(experiment)
+        for key in dotted.split("."):
+            node = node[key]
+        return node
+
+    def render(self, markdown: str, page_name: str) -> str:
+        context = {
+            "lang": self.lang,
+            "R": ResultsNamespace(self.results),
+            "O": Node(self.original, "../text/original_report.yaml", ""),
+            "computed": self.computed, "figure": self.figure, "table": self.table,
+            "html_table": self.html_table, "image_grid": self.image_grid, "t": self.t,
+            "data": self.data, "notebook": self.notebook, "provenance": self.provenance,
+            "provenance_of": self.provenance_of, "value": self.value,
+            "experiments_table": self.experiments_table, "provenance_table": self.provenance_table,
+            "exists": self.results.exists, "num": self.num, "pct": self.pct, "int_": self.int_,
+        }
+        try:
+            template = self.env.from_string(markdown)
+            return template.render(**context)
+        except ResultError as error:
+            raise PluginError(f"{page_name}: {error}") from None
+        except jinja2.UndefinedError as error:
+            raise PluginError(f"{page_name}: undefined name in template: {error}") from None
+        except jinja2.TemplateError as error:
+            raise PluginError(f"{page_name}: template error: {error}") from None
+
+
+def make_env() -> jinja2.Environment:
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+                             loader=jinja2.FileSystemLoader(str(TEXT)), keep_trailing_newline=True)
+    return env
+
+
+def load_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {} if path.is_file() else {}
+
+
+def page_language(page) -> str:
+    locale = getattr(page.file, "locale", None)
+    if locale in LANGUAGES:
+        return locale
+    match = re.search(r"\.(fa|en)\.md$", page.file.src_uri)
+    return match.group(1) if match else "fa"
+
+
+# ----- MkDocs events ------------------------------------------------------------------------------
+
+_state: dict[str, Any] = {}
+
+
+def on_config(config):
+    _state["results"] = Results(RESULTS)
+    _state["glossary"] = load_yaml(TEXT / "glossary.yaml")
+    _state["original"] = load_yaml(TEXT / "original_report.yaml")
+    _state["env"] = make_env()
+    return config
+
+
+def on_files(files, config):
+    """Publish results/<exp>/{figures,data}/* at site/results/... (the i18n plugin copies them for /en/)."""
+    for path in sorted(RESULTS.glob("*/*/*")):
+        if path.suffix in RESULT_SUFFIXES and path.parent.name in ("figures", "data"):
+            uri = "results/" + path.relative_to(RESULTS).as_posix()
+            if files.get_file_from_path(uri) is None:
+                files.append(File.generated(config, uri, abs_src_path=str(path)))
+    return files
+
+
+def on_page_markdown(markdown, page, config, files):
+    lang = page_language(page)
+    renderer = PageRenderer(_state["results"], _state["glossary"], _state["original"], lang,
+                            page.url, _state["env"])
+    return renderer.render(markdown, page.file.src_uri)
+
+
+def on_post_page(output, page, config):
+    """Material puts dir= on <body>; put the page's direction on <html> as well (lang is already there)."""
+    direction = "rtl" if page_language(page) == "fa" else "ltr"
+    return re.sub(r"<html lang=\"(\w+)\"", lambda m: f'<html lang="{m.group(1)}" dir="{direction}"', output, count=1)

@@ -1,0 +1,121 @@
+"""The built site and the page rendering: languages, figures, no external hosts, strict templates."""
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from hw1.site import hook
+
+
+class _Refs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.html_attrs: dict = {}
+        self.refs: list[tuple[str, str]] = []
+        self.imgs_without_alt: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "html":
+            self.html_attrs = attrs
+        for name in ("src", "href"):
+            if attrs.get(name):
+                self.refs.append((tag, attrs[name]))
+        if tag == "img" and not attrs.get("alt"):
+            self.imgs_without_alt.append(attrs.get("src", "?"))
+
+
+def parse(path: Path) -> _Refs:
+    parser = _Refs()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_languages_and_directions(built_site):
+    fa, en = parse(built_site / "index.html"), parse(built_site / "en" / "index.html")
+    assert fa.html_attrs.get("lang") == "fa" and fa.html_attrs.get("dir") == "rtl"
+    assert en.html_attrs.get("lang") == "en" and en.html_attrs.get("dir") == "ltr"
+    for page in ("part1-bert", "part2-segmentation", "part3-classification", "questions", "true-false",
+                 "reproduce", "provenance"):
+        assert (built_site / page / "index.html").is_file(), page
+        assert (built_site / "en" / page / "index.html").is_file(), page
+
+
+def test_every_image_exists_and_has_alt_text(built_site):
+    pages = list(built_site.rglob("*.html"))
+    checked = 0
+    for page in pages:
+        refs = parse(page)
+        assert not refs.imgs_without_alt, f"{page}: images without alt text: {refs.imgs_without_alt}"
+        for tag, url in refs.refs:
+            if tag != "img" or url.startswith("data:"):
+                continue
+            target = (page.parent / unquote(urlparse(url).path)).resolve()
+            assert target.is_file(), f"{page.relative_to(built_site)} references missing {url}"
+            checked += 1
+    assert checked >= 6, "expected the report's figures on the pages"
+
+
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//|@import\s+url\(\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""")
+
+
+def test_no_request_to_an_external_host(built_site):
+    offenders = []
+    for path in built_site.rglob("*"):
+        if path.suffix in (".html", ".css", ".js") and path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for match in EXTERNAL.finditer(text):
+                offenders.append(f"{path.relative_to(built_site)}: {text[match.start():match.start() + 80]}")
+    assert not offenders, "\n".join(offenders[:10])
+    css = (built_site / "assets" / "fonts" / "vazirmatn.css").read_text()
+    assert "@font-face" in css and "Vazirmatn-wght.woff2" in css
+    assert (built_site / "assets" / "fonts" / "Vazirmatn-wght.woff2").stat().st_size > 50_000
+
+
+def test_persian_words_are_in_the_search_index(built_site):
+    index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    text = " ".join(doc["text"] + " " + doc["title"] for doc in index["docs"])
+    assert "بازتولید" in text and "خاستگاه" in text
+
+
+def test_persian_numbers_and_not_computed_box(tmp_path):
+    assert hook.format_number(0.4618, 4, "fa") == "۰٫۴۶۱۸"
+    assert hook.format_number(855050, 0, "fa", group=True) == "۸۵۵٬۰۵۰"
+    assert hook.format_number(0.4618, 1, "en", percent=True) == "46.2%"
+    renderer = hook.PageRenderer(hook.Results(tmp_path), {}, {}, "fa", "part1-bert/", hook.make_env())
+    out = renderer.render('{% call computed("bert") %}secret {{ R.bert.x }}{% endcall %}', "p.fa.md")
+    assert "هنوز محاسبه نشده است" in out and "build_results.py --only bert" in out and "secret" not in out
+
+
+def _renderer(tmp_path, lang="en"):
+    (tmp_path / "exp" / "figures").mkdir(parents=True)
+    (tmp_path / "exp" / "metrics.json").write_text(json.dumps({"a": {"b": 0.5}, "c": [1, 2]}))
+    (tmp_path / "exp" / "figures" / "curve.svg").write_text("<svg/>")
+    return hook.PageRenderer(hook.Results(tmp_path), {"cat": {"fa": "گربه", "en": "cat"}}, {}, lang,
+                             "en/part1-bert/", hook.make_env())
+
+
+def test_missing_key_fails_naming_experiment_and_key(tmp_path):
+    renderer = _renderer(tmp_path)
+    assert renderer.render("{{ R.exp.a.b | string }}", "p.en.md") == "0.5"
+    with pytest.raises(Exception, match=r"results/exp/metrics.json has no key 'a.missing'"):
+        renderer.render("{{ R.exp.a.missing }}", "p.en.md")
+    with pytest.raises(Exception, match="undefined"):
+        renderer.render("{{ no_such_name }}", "p.en.md")
+    with pytest.raises(Exception, match=r"results/exp/figures/nope"):
+        renderer.render('{{ figure("exp", "nope", "c") }}', "p.en.md")
+
+
+def test_figures_and_tables_are_numbered_in_the_page_language(tmp_path):
+    renderer = _renderer(tmp_path, lang="fa")
+    out = renderer.render('{{ figure("exp", "curve", "منحنی", alt="متن جایگزین") }}'
+                          '{{ figure("exp", "curve", "دوم") }}'
+                          '{{ html_table("جدول آزمون", ["الف"], [[0.25], ["cat"]]) }}', "p.fa.md")
+    assert "شکل ۱" in out and "شکل ۲" in out and "جدول ۱" in out
+    assert 'alt="متن جایگزین"' in out and "۰٫۲۵۰" in out and "گربه" in out
+    assert 'src="../../results/exp/figures/curve.svg"' in out  # from /en/part1-bert/ to /results/
