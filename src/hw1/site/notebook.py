@@ -6,6 +6,7 @@ so pages embed the notebook themselves: nbconvert's "basic" template gives the c
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,7 +21,12 @@ def _convert(path: str, mtime_ns: int) -> str:
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(notebook)
-    return body
+    return demote_headings(body, by=2)
+
+
+def demote_headings(html: str, by: int) -> str:
+    """The page has its own <h1>/<h2>: the notebook's headings go below them (h1 -> h3, ...)."""
+    return re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + by)}", html)
 
 
 def notebook_html(path: Path) -> str:
