@@ -1,0 +1,232 @@
+"""The report as one PDF per language, printed by Chromium from the built site.
+
+    python -m hw1.site.pdf [--site site] [--out site/pdf] [--require]     (PYTHONPATH=src)
+
+The built site is served from 127.0.0.1; for each language the article of every page, in the
+order of the site's navigation, is put into one print document (the site's own CSS, fonts and
+figures; the print rules of docs/assets/explorer.css hide the header, navigation and footer),
+and Chromium's print-to-PDF writes <out>/report-fa.pdf and <out>/report-en.pdf. Fonts are
+embedded by Chromium (Vazirmatn for Persian). Any request to a host other than 127.0.0.1 is
+refused. Chromium is Debian's (`apt-get install chromium`) or the one named by $HW1_CHROMIUM,
+driven by Playwright for Python; Playwright's own browser download is never used.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[3]
+LANGUAGES = {"fa": "", "en": "en/"}          # language -> its folder in the built site
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+NOTE = {
+    "fa": "این پرونده نسخهٔ چاپی (PDF) همان وبگاه است که از همان منابع ساخته شده است؛ "
+          "تاریخ ساخت: {date}، نسخهٔ کد (git): {commit}.",
+    "en": "This file is the printed (PDF) version of the same site, built from the same sources; "
+          "built on {date}, code version (git): {commit}.",
+}
+
+
+def find_chromium() -> str | None:
+    """$HW1_CHROMIUM, else Debian's /usr/bin/chromium, else a chromium or chrome on PATH."""
+    named = os.environ.get("HW1_CHROMIUM")
+    if named:
+        return named if Path(named).is_file() else None
+    for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep test and build output readable
+        pass
+
+
+@contextlib.contextmanager
+def serve(site: Path) -> Iterator[str]:
+    """Serve a built site on 127.0.0.1 at a free port; yields its base URL (ending in '/')."""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def is_local(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in ("data", "blob", "about") or parsed.hostname in LOCAL_HOSTS
+
+
+def launch(playwright, chromium: str):
+    return playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip() or "—"
+    except (OSError, subprocess.SubprocessError):
+        return "—"
+
+
+# Runs in the home page of one language: replaces its article by the articles of every page.
+_ASSEMBLE = r"""
+async ({note}) => {
+  const navLinks = Array.from(document.querySelectorAll('.md-nav--primary a.md-nav__link[href]'));
+  const urls = [];
+  for (const a of navLinks) {
+    const u = new URL(a.getAttribute('href'), location.href);
+    if (u.origin !== location.origin || u.hash || !u.pathname.endsWith('/')) continue;
+    if (!urls.includes(u.href)) urls.push(u.href);
+  }
+  if (!urls.includes(location.href)) urls.unshift(location.href);
+  const chapterId = (u) => 'chapter-' + (new URL(u).pathname.replace(/\/+$/, '').split('/').pop() || 'home');
+  const pageIds = new Map(urls.map(u => [new URL(u).pathname, chapterId(u)]));
+  const chapters = [];
+  for (const url of urls) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error('could not fetch ' + url + ': ' + response.status);
+    const doc = new DOMParser().parseFromString(await response.text(), 'text/html');
+    const article = doc.querySelector('article.md-content__inner');
+    if (!article) throw new Error('no article in ' + url);
+    const prefix = chapterId(url);
+    article.querySelectorAll('[id]').forEach(e => { e.id = prefix + '--' + e.id; });
+    article.querySelectorAll('[src]').forEach(e => e.setAttribute('src', new URL(e.getAttribute('src'), url).href));
+    article.querySelectorAll('a[href]').forEach(a => {
+      const target = new URL(a.getAttribute('href'), url);
+      if (target.origin !== location.origin) return;              // a citation link: kept as it is
+      const page = pageIds.get(target.pathname);
+      if (page) {
+        a.setAttribute('href', '#' + (target.hash ? page + '--' + decodeURIComponent(target.hash.slice(1)) : page));
+      } else {
+        a.removeAttribute('href');                               // a file of the site: no host in a PDF
+      }
+    });
+    const section = document.createElement('section');
+    section.className = 'hw1-chapter';
+    section.id = prefix;
+    section.append(...Array.from(article.childNodes));
+    chapters.push(section);
+  }
+  const home = document.querySelector('article.md-content__inner');
+  home.replaceChildren(...chapters);
+  const first = home.querySelector('h1');
+  const p = document.createElement('p');
+  p.className = 'hw1-pdf-note';
+  p.textContent = note;
+  if (first) first.after(p); else home.prepend(p);
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  document.querySelectorAll('img').forEach(img => { img.loading = 'eager'; });
+  if (window.hw1Explorer) window.hw1Explorer.initAll();
+  await Promise.all(Array.from(document.images).map(img =>
+      img.complete ? null : new Promise(done => { img.onload = img.onerror = done; })));
+  await document.fonts.ready;
+  const broken = Array.from(document.images).filter(img => !img.naturalWidth).map(img => img.src);
+  return {pages: urls.length, images: document.images.length, broken};
+}
+"""
+
+_FOOTER = ('<div style="font-size:8px;width:100%;text-align:center;color:#555">'
+           '<span class="pageNumber"></span> / <span class="totalPages"></span></div>')
+
+
+def print_language(browser, base_url: str, lang: str, out: Path, commit: str) -> dict:
+    """One language's PDF; returns what was assembled (pages, images) and the refused requests."""
+    context = browser.new_context(color_scheme="light", locale=lang)
+    refused: list[str] = []
+
+    def guard(route):
+        if is_local(route.request.url):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    try:
+        page.goto(base_url + LANGUAGES[lang], wait_until="load")
+        isolate = "\u2066{}\u2069".format            # date and hash read left to right inside Persian
+        note = NOTE[lang].format(date=isolate(dt.date.today().isoformat()), commit=isolate(commit))
+        info = page.evaluate(_ASSEMBLE, {"note": note})
+        if info["broken"]:
+            raise RuntimeError(f"{lang}: images that did not load: {info['broken'][:5]}")
+        page.wait_for_function("() => !document.querySelector('.hw1-explorer[data-state=loading]')",
+                               timeout=15_000)
+        page.emulate_media(media="print", color_scheme="light")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.pdf(path=str(out), format="A4", print_background=True, display_header_footer=True,
+                 header_template="<span></span>", footer_template=_FOOTER,
+                 margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"})
+    finally:
+        context.close()
+    info["refused"] = refused
+    return info
+
+
+def build_pdfs(site: Path, out: Path, chromium: str) -> dict[str, Path]:
+    from playwright.sync_api import sync_playwright
+
+    written = {}
+    commit = git_commit()
+    with serve(site) as base_url, sync_playwright() as playwright:
+        browser = launch(playwright, chromium)
+        try:
+            for lang in LANGUAGES:
+                target = out / f"report-{lang}.pdf"
+                info = print_language(browser, base_url, lang, target, commit)
+                if info["refused"]:
+                    raise RuntimeError(f"{lang}: the site asked for other hosts: {info['refused'][:5]}")
+                print(f"{target}: {info['pages']} pages of the site, {info['images']} images, "
+                      f"{target.stat().st_size / 1e6:.2f} MB")
+                written[lang] = target
+        finally:
+            browser.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--site", type=Path, default=ROOT / "site", help="the built site (mkdocs build)")
+    parser.add_argument("--out", type=Path, help="where the PDFs go (default: SITE/pdf)")
+    parser.add_argument("--require", action="store_true", help="fail when Chromium or Playwright is missing")
+    args = parser.parse_args(argv)
+    if not (args.site / "index.html").is_file():
+        print(f"error: {args.site}/index.html does not exist: build the site first (mkdocs build)", file=sys.stderr)
+        return 1
+    chromium = find_chromium()
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        chromium = None
+    if chromium is None:
+        message = ("Chromium (apt-get install chromium) or Playwright (pip install -r requirements.txt) "
+                   "not found: the PDFs are not built")
+        print(("error: " if args.require else "note: ") + message, file=sys.stderr)
+        return 1 if args.require else 0
+    build_pdfs(args.site, args.out or args.site / "pdf", chromium)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
