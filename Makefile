@@ -5,8 +5,8 @@ PY     := $(VENV)/bin/python
 export HW1_DATA_ROOT ?= ../shared/data
 export NO_MKDOCS_2_WARNING = 1
 
-.PHONY: report results site serve test bench clean
-report: results site
+.PHONY: report results site pdf serve test bench clean
+report: results site pdf
 
 $(VENV)/.installed: requirements.txt requirements-model.txt
 	python3 -m venv $(VENV)
@@ -19,6 +19,11 @@ results: $(VENV)/.installed
 
 site: $(VENV)/.installed
 	$(VENV)/bin/mkdocs build --strict
+
+# The whole report as one PDF per language, into site/pdf/ (needs Debian's chromium; skipped with a
+# note when it is missing).
+pdf: $(VENV)/.installed
+	PYTHONPATH=src $(PY) -m hw1.site.pdf --site site
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/mkdocs serve
