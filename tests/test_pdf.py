@@ -164,3 +164,15 @@ def test_home_pages_link_both_pdfs(pdfs, site, prefix):
     hrefs = re.findall(r'<a [^>]*href="([^"]*report-(?:fa|en)\.pdf)"', home.read_text(encoding="utf-8"))
     targets = {(home.parent / href).resolve() for href in hrefs}
     assert targets == {pdfs["fa"].resolve(), pdfs["en"].resolve()}, hrefs
+
+
+def test_pdf_command_without_site_or_browser(tmp_path, monkeypatch, capsys):
+    """`make pdf` before `make site` fails clearly; without Chromium it notes the skip (or fails if required)."""
+    assert pdfmod.main(["--site", str(tmp_path)]) == 1
+    assert "build the site first" in capsys.readouterr().err
+    (tmp_path / "index.html").write_text("<html></html>")
+    monkeypatch.setenv("HW1_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    assert pdfmod.main(["--site", str(tmp_path)]) == 0
+    assert "not built" in capsys.readouterr().err
+    assert pdfmod.main(["--site", str(tmp_path), "--require"]) == 1
+    assert not (tmp_path / "pdf").exists()

@@ -131,6 +131,7 @@ async ({note}) => {
   const home = document.querySelector('article.md-content__inner');
   home.replaceChildren(...chapters);
   const first = home.querySelector('h1');
+  if (first) document.title = first.textContent.replace('¶', '').trim();   // the PDF's title
   const p = document.createElement('p');
   p.className = 'hw1-pdf-note';
   p.textContent = note;
@@ -176,6 +177,7 @@ def print_language(browser, base_url: str, lang: str, out: Path, commit: str) ->
         page.emulate_media(media="print", color_scheme="light")
         out.parent.mkdir(parents=True, exist_ok=True)
         page.pdf(path=str(out), format="A4", print_background=True, display_header_footer=True,
+                 outline=True, tagged=True,                    # bookmarks from the headings; a tagged PDF
                  header_template="<span></span>", footer_template=_FOOTER,
                  margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"})
     finally:
