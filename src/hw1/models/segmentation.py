@@ -1,0 +1,93 @@
+"""SegFormer and BEiT for semantic segmentation, built with Hugging Face transformers.
+
+Two ways to get each model:
+  * from a configuration (`config:` in configs/segmentation.yaml) -> randomly initialised, trained
+    from scratch (the cpu profile);
+  * from a checkpoint (`pretrained:` a hub id such as nvidia/mit-b0, or a local folder written by
+    save_pretrained) -> the encoder keeps its weights, the classifier is replaced by one for our
+    classes (the gpu profile). Offline, a hub id that is not in the local cache fails with a
+    ConfigError saying so.
+
+SegFormer (Xie et al., 2021): a hierarchical Mix-Transformer encoder (4 stages at strides 4, 8, 16,
+32; overlapping patch merging; efficient self-attention whose keys/values are spatially reduced
+by sr_ratio; Mix-FFN with a 3x3 depth-wise conv instead of position embeddings) and an all-MLP
+decoder that projects the 4 stages to one width, upsamples them to 1/4 and fuses them.
+    logits: [B, num_labels, H/4, W/4]
+
+BEiT (Bao et al., 2021): a ViT pre-trained BERT-style by masked image modelling. For segmentation
+transformers takes the hidden states of 4 layers (out_indices), turns them into a 4-level pyramid
+(deconvolutions x4, x2, identity, max-pool) and decodes them with an UperNet head (pyramid pooling
++ FPN).   logits: [B, num_labels, 4H/P, 4W/P] for patch size P (H/4 for P = 16).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from hw1.errors import ConfigError
+
+ARCHITECTURES = ("segformer", "beit")
+
+
+def _classes(num_labels: int, class_names: list[str] | None) -> dict:
+    names = class_names or [f"class_{i}" for i in range(num_labels)]
+    return {"num_labels": num_labels, "id2label": dict(enumerate(names)),
+            "label2id": {n: i for i, n in enumerate(names)}}
+
+
+def build_segmentation_model(arch: str, num_labels: int, config: dict | None = None,
+                             pretrained: str | None = None, class_names: list[str] | None = None,
+                             ignore_index: int = 255) -> nn.Module:
+    """A transformers *ForSemanticSegmentation model, from `pretrained` when given, else from `config`."""
+    from transformers import (BeitConfig, BeitForSemanticSegmentation, SegformerConfig,
+                              SegformerForSemanticSegmentation)
+
+    classes = {"segformer": (SegformerConfig, SegformerForSemanticSegmentation),
+               "beit": (BeitConfig, BeitForSemanticSegmentation)}
+    if arch not in classes:
+        raise ConfigError(f"segmentation model arch {arch!r}: expected one of {', '.join(ARCHITECTURES)}")
+    config_class, model_class = classes[arch]
+    labels = _classes(num_labels, class_names)
+    if pretrained:
+        return load_pretrained(model_class, pretrained, labels, ignore_index)
+    try:
+        cfg = config_class(**(config or {}), **labels, semantic_loss_ignore_index=ignore_index)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"configs/segmentation.yaml: invalid {arch} config ({error})") from None
+    if arch == "beit" and len(cfg.out_indices) != 4:
+        raise ConfigError(f"configs/segmentation.yaml: beit config.out_indices must name 4 layers, "
+                          f"got {cfg.out_indices}")
+    return model_class(cfg)
+
+
+def load_pretrained(model_class, name: str, labels: dict, ignore_index: int) -> nn.Module:
+    """from_pretrained with a new classifier for our labels; a clear ConfigError when it cannot be had."""
+    local = Path(name).expanduser()
+    try:
+        model = model_class.from_pretrained(str(local) if local.is_dir() else name, **labels,
+                                            ignore_mismatched_sizes=True,
+                                            semantic_loss_ignore_index=ignore_index)
+    except (OSError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(
+            f"cannot load the pretrained checkpoint {name!r} for {model_class.__name__}: it is neither a "
+            f"local folder nor in the Hugging Face cache, and the hub cannot be reached from here "
+            f"({first}). Download it once on a machine with network access "
+            f"(huggingface-cli download {name}), point `pretrained:` in configs/segmentation.yaml to a "
+            f"local folder, or set `pretrained: null` to train from scratch.") from None
+    return model
+
+
+def segmentation_logits(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
+    """[B, 3, H, W] normalised images -> [B, num_labels, h, w] logits at the model's output stride."""
+    kwargs = {}
+    if model.config.model_type == "beit":
+        # position embeddings / relative position bias are resized when the input size differs
+        kwargs["interpolate_pos_encoding"] = True
+    return model(pixel_values=pixel_values, **kwargs).logits
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,125 @@
+"""SegFormer and BEiT builders (from config and from a local checkpoint), the training pieces, and a
+smoke run of the experiment."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hw1.errors import ConfigError
+from hw1.experiments import segmentation as S
+from hw1.experiments.base import Context
+from hw1.models.segmentation import build_segmentation_model, segmentation_logits
+
+TINY = {
+    "segformer": {"hidden_sizes": [8, 16, 24, 32], "depths": [1, 1, 1, 1], "num_attention_heads": [1, 1, 1, 1],
+                  "decoder_hidden_size": 16},
+    "beit": {"patch_size": 8, "image_size": 32, "hidden_size": 16, "num_hidden_layers": 4,
+             "num_attention_heads": 2, "intermediate_size": 32, "out_indices": [1, 2, 3, 4],
+             "use_auxiliary_head": False, "use_relative_position_bias": True, "pool_scales": [1, 2]},
+}
+
+
+@pytest.mark.parametrize("arch,stride", [("segformer", 4), ("beit", 2)])
+def test_logits_shape_from_config(arch, stride):
+    torch.manual_seed(0)
+    model = build_segmentation_model(arch, 11, TINY[arch])
+    x = torch.randn(2, 3, 32, 48)
+    logits = segmentation_logits(model, x)
+    # SegFormer decodes at 1/4; BEiT's pyramid upsamples its 1/8 (patch 8) tokens x4 -> 1/2
+    assert logits.shape == (2, 11, 32 // stride, 48 // stride)
+
+
+@pytest.mark.parametrize("arch", ["segformer", "beit"])
+def test_pretrained_local_checkpoint_loads_and_trains_one_step(arch, tmp_path):
+    torch.manual_seed(0)
+    source = build_segmentation_model(arch, 5, TINY[arch])          # a "checkpoint" with 5 classes
+    source.save_pretrained(tmp_path / "ckpt")
+    model = build_segmentation_model(arch, 11, pretrained=str(tmp_path / "ckpt"), class_names=[f"c{i}" for i in range(11)],
+                                     ignore_index=11)
+    assert model.config.num_labels == 11 and model.config.id2label[3] == "c3"
+    # the encoder weights come from the checkpoint, the classifier is new (11 outputs)
+    encoder = "segformer" if arch == "segformer" else "beit"
+    src = dict(source.named_parameters())
+    for name, p in model.named_parameters():
+        if name.startswith(encoder + "."):
+            assert torch.equal(p, src[name]), name
+    x = torch.randn(2, 3, 32, 32)
+    y = torch.randint(0, 12, (2, 32, 32))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    before = [p.detach().clone() for p in model.parameters()]
+    logits = F.interpolate(segmentation_logits(model, x), size=(32, 32), mode="bilinear")
+    assert logits.shape[1] == 11
+    loss = F.cross_entropy(logits, y, ignore_index=11)
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_unknown_checkpoint_offline_is_a_clear_config_error():
+    code = ("from hw1.models.segmentation import build_segmentation_model\n"
+            "build_segmentation_model('segformer', 11, pretrained='no-such-org/no-such-segformer')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1",
+                               "PYTHONPATH": str(Path(S.__file__).resolve().parents[2])})
+    assert proc.returncode != 0
+    assert "ConfigError" in proc.stderr and "no-such-org/no-such-segformer" in proc.stderr
+    assert "pretrained: null" in proc.stderr
+
+
+def test_bad_arch_and_config_are_config_errors():
+    with pytest.raises(ConfigError, match="arch"):
+        build_segmentation_model("unet", 11)
+    with pytest.raises(ConfigError, match="out_indices"):
+        build_segmentation_model("beit", 11, {**TINY["beit"], "out_indices": [1, 2]})
+
+
+def test_median_frequency_weights_by_hand():
+    # image 0: 3 px of class 0, 1 px of class 1; image 1: 4 px of class 0. class 2 absent.
+    masks = torch.tensor([[[0, 0], [0, 1]], [[0, 0], [0, 0]]], dtype=torch.uint8)
+    w = S.class_weights(masks, power=1.0, clip=10.0)
+    # f0 = 7/8, f1 = 1/4 (its pixels over the pixels of images where it occurs); median of (7/8, 1/4)
+    f0, f1 = 7 / 8, 1 / 4
+    median = torch.tensor([f0, f1]).median().item()   # torch takes the lower middle: 1/4
+    assert w[0].item() == pytest.approx(median / f0) and w[1].item() == pytest.approx(median / f1)
+    assert w[2].item() == 10.0                          # absent: clipped
+    assert S.class_weights(masks, power=0.5, clip=10.0)[0].item() == pytest.approx((median / f0) ** 0.5)
+
+
+def test_learning_rate_schedule():
+    assert S.lr_factor(0.0, 0.1, 1.0) == pytest.approx(1e-3)
+    assert S.lr_factor(0.05, 0.1, 1.0) == pytest.approx(0.5)
+    assert S.lr_factor(0.1, 0.1, 1.0) == pytest.approx(1.0)
+    assert S.lr_factor(0.55, 0.1, 1.0) == pytest.approx(0.5)
+    assert S.lr_factor(1.0, 0.1, 1.0) == 0.0
+
+
+def test_smoke_run_writes_metrics_and_figures(tmp_path):
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "segmentation.yaml").read_text())
+    cfg = {**data["common"], **data["profiles"]["smoke"]}
+    ctx = Context(name="segmentation", profile="smoke", out_dir=tmp_path / "out", data_root=tmp_path,
+                  device="cpu", seed=0, cache_dir=tmp_path / "cache", interactive=False)
+    metrics = S.run(cfg, ctx)
+    for model in ("segformer", "beit"):
+        test = metrics[model]["test"]
+        assert 0.0 <= test["miou"] <= 1.0 and 0.0 <= test["pixel_accuracy"] <= 1.0
+        assert len(test["per_class_iou"]) == 11 and set(test["per_class"]) == set(S.CLASS_NAMES)
+        assert metrics[model]["parameters"] > 0 and metrics[model]["inference_images_per_second"] > 0
+    # the synthetic scenes are learnable: sky and road are found
+    assert metrics["segformer"]["test"]["per_class"]["road"] > 0.3
+    figures = {p.name for p in (tmp_path / "out" / "figures").iterdir()}
+    assert {"samples_images.png", "samples_ground_truth.png", "samples_segformer.png", "samples_beit.png",
+            "per_class_iou.svg", "val_miou.svg"} <= figures
+    palette = json.loads((tmp_path / "out" / "data" / "palette.json").read_text())
+    assert [p["key"] for p in palette][:2] == ["sky", "building"] and palette[0]["color"] == "#808080"
+    table = json.loads((tmp_path / "out" / "tables" / "comparison.json").read_text())
+    assert [row[0] for row in table["rows"]] == ["SegFormer", "BEiT"]
