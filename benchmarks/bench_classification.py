@@ -1,0 +1,121 @@
+"""Timing of the classification experiment's training loops (not a test).
+
+1. MLP: one epoch of hw1.experiments.classification.mlp_epoch against a bare PyTorch loop over the
+   same in-memory tensors (same model, optimiser, batch 32). Target: ours within 1.2x of the bare loop.
+2. BEiT (the cpu profile's model from configs/classification.yaml): training images per second,
+   fp32 against bf16 autocast, for each thread count given.
+
+The two variants of each pair are timed alternately and the best of --rounds kept, so that load
+from other processes hurts both alike. Run it alone on the machine, e.g.
+
+    flock /tmp/hw1-cpu.lock .venv/bin/python benchmarks/bench_classification.py --rounds 3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+import yaml  # noqa: E402
+
+from hw1.data import augment  # noqa: E402
+from hw1.experiments import classification as exp  # noqa: E402
+from hw1.models import mlp as mlp_models  # noqa: E402
+
+
+def bare_mlp_epoch(model, optimizer, x, y, batch_size):
+    """The plainest loop: shuffled index slices, forward, loss, backward, step."""
+    order = torch.randperm(len(y))
+    for i in range(0, len(y), batch_size):
+        idx = order[i:i + batch_size]
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
+def bench_mlp(n: int, rounds: int) -> dict:
+    torch.set_num_threads(1)
+    x, y = torch.rand(n, 3072), torch.randint(0, 10, (n,))
+    g = torch.Generator().manual_seed(0)
+    ours, bare = [], []
+    for _ in range(rounds):
+        model = mlp_models.MLP()
+        opt, sched = mlp_models.keras_sgd(model, 0.01, 0.9, 1e-6)
+        t = time.perf_counter()
+        exp.mlp_epoch(model, opt, sched, x, y, 32, g)
+        ours.append(time.perf_counter() - t)
+        model = mlp_models.MLP()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+        t = time.perf_counter()
+        bare_mlp_epoch(model, opt, x, y, 32)
+        bare.append(time.perf_counter() - t)
+    return {"images": n, "ours_s": min(ours), "bare_s": min(bare), "ratio": min(ours) / min(bare)}
+
+
+def bench_beit(threads: int, batch: int, steps: int, rounds: int) -> dict:
+    torch.set_num_threads(threads)
+    spec = yaml.safe_load((ROOT / "configs" / "classification.yaml").read_text())
+    c = exp.BeitConfig(**spec["profiles"]["cpu"]["beit"])
+    torch.manual_seed(0)
+    model, mean, std = exp.build_beit(c)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x_u8 = torch.randint(0, 256, (batch, 3, 32, 32), dtype=torch.uint8)
+    y = torch.randint(0, 10, (batch,))
+
+    def step(bf16: bool):
+        xb = exp.normalise(augment.augment(x_u8, c.crop_padding, c.flip), mean, std)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(pixel_values=xb).logits
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=c.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    best = {False: 0.0, True: 0.0}
+    for _ in range(rounds):
+        for bf16 in (False, True):
+            step(bf16)                                   # warm-up (kernel selection, caches)
+            t = time.perf_counter()
+            for _ in range(steps):
+                step(bf16)
+            best[bf16] = max(best[bf16], steps * batch / (time.perf_counter() - t))
+    return {"threads": threads, "batch": batch, "parameters": sum(p.numel() for p in model.parameters()),
+            "fp32_images_per_s": best[False], "bf16_images_per_s": best[True],
+            "bf16_speedup": best[True] / best[False]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--mlp-images", type=int, default=45_000)
+    parser.add_argument("--beit-steps", type=int, default=5)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--json", type=Path, help="also write the result to this file")
+    args = parser.parse_args()
+
+    mlp = bench_mlp(args.mlp_images, args.rounds)
+    print(f"MLP epoch ({mlp['images']} images, batch 32, 1 thread): ours {mlp['ours_s']:.2f} s, "
+          f"bare loop {mlp['bare_s']:.2f} s, ratio {mlp['ratio']:.2f} (target <= 1.2)", flush=True)
+    spec = yaml.safe_load((ROOT / "configs" / "classification.yaml").read_text())
+    batch = spec["profiles"]["cpu"]["beit"]["batch_size"]
+    beit = []
+    for threads in args.threads:
+        r = bench_beit(threads, batch, args.beit_steps, args.rounds)
+        beit.append(r)
+        print(f"BEiT training, {threads} thread(s), batch {batch}, {r['parameters']:,} parameters: "
+              f"fp32 {r['fp32_images_per_s']:.0f} images/s, bf16 autocast {r['bf16_images_per_s']:.0f} "
+              f"images/s ({r['bf16_speedup']:.2f}x)", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"mlp": mlp, "beit": beit}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
