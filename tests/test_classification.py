@@ -123,6 +123,7 @@ def test_smoke_run_writes_everything(tmp_path):
         test = metrics[model]["test"]
         assert 0 <= test["accuracy"] <= 1 and 0 <= test["macro_f1"] <= 1 and test["loss"] > 0
         assert test["micro_f1"] == test["accuracy"]
+        assert metrics[model]["train"]["loss"] > 0 and 0 <= metrics[model]["validation"]["accuracy"] <= 1
     assert metrics["mlp"]["test"]["accuracy"] > 0.5               # the synthetic classes are easy
     assert metrics["mlp"]["parameters"] == 855_050
     out = tmp_path / "out"

@@ -442,6 +442,11 @@ def save_samples(ctx: Context, x: torch.Tensor, y: torch.Tensor, pred: torch.Ten
     ctx.save_json("samples", entries)
 
 
+def split_metrics(point: dict, split: str) -> dict:
+    """{"loss", "accuracy"} of the last history point for split "train" or "val"."""
+    return {"loss": point[f"{split}_loss"], "accuracy": point[f"{split}_accuracy"]}
+
+
 def round_floats(obj, digits: int = 5):
     if isinstance(obj, float):
         return round(obj, digits)
@@ -516,8 +521,8 @@ def run(cfg: dict, ctx: Context) -> dict:
         "data": {"source": source, "train": len(train.y), "val": len(val.y), "test": len(data.y_test),
                  "load_time_s": load_time},
         "mlp": {"parameters": m["parameters"], "epochs": config.mlp.epochs, "train_time_s": m["train_time_s"],
-                "final_lr": m["final_lr"], "val": {k: v for k, v in m["history"][-1].items()},
-                "test": mlp_test},
+                "final_lr": m["final_lr"], "train": split_metrics(m["history"][-1], "train"),
+                "validation": split_metrics(m["history"][-1], "val"), "test": mlp_test},
         "beit": {"parameters": b["parameters"], "pretrained": config.beit.pretrained or "",
                  "from_scratch": not config.beit.pretrained, "bf16": b["bf16"],
                  "train_time_s": b["train_time_s"], "train_wall_s": b["train_wall_s"],
@@ -529,7 +534,8 @@ def run(cfg: dict, ctx: Context) -> dict:
                  "hidden_size": config.beit.hidden_size, "layers": config.beit.layers,
                  "heads": config.beit.heads, "mlp_ratio": config.beit.mlp_ratio,
                  "batch_size": config.beit.batch_size, "lr": config.beit.lr,
-                 "val": {k: v for k, v in last.items()}, "test": beit_test},
+                 "train": split_metrics(last, "train"), "validation": split_metrics(last, "val"),
+                 "test": beit_test},
         "total_time_s": total_time,
         "threads": torch.get_num_threads(),
     })
