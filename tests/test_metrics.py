@@ -53,3 +53,14 @@ def test_micro_f1_equals_accuracy_but_macro_does_not():
     r = classification_report(c)
     assert micro_f1 == pytest.approx(r["accuracy"]) == pytest.approx(130 / 150)
     assert r["macro_f1"] != pytest.approx(r["accuracy"])
+
+
+def test_f1_when_precision_plus_recall_is_below_one():
+    """P = 1/4, R = 1/5: F1 = 2PR / (P + R) = 2/9 (a denominator below 1 must not be clamped)."""
+    c = torch.tensor([[1, 4, 0],       # class 0: TP 1, actual 5 -> R = 1/5
+                      [3, 6, 0],       # class 0 predicted 4 times -> P = 1/4
+                      [0, 0, 2]])
+    r = classification_report(c)
+    assert r["per_class"]["precision"][0] == pytest.approx(0.25)
+    assert r["per_class"]["recall"][0] == pytest.approx(0.2)
+    assert r["per_class"]["f1"][0] == pytest.approx(2 / 9)

@@ -32,7 +32,9 @@ def classification_report(confusion: torch.Tensor) -> dict:
     actual = c.sum(1)      # row sums: how often each class occurs
     precision = _safe_divide(true_positive, predicted)
     recall = _safe_divide(true_positive, actual)
-    f1 = _safe_divide(2 * precision * recall, precision + recall)
+    # F1 = 2PR / (P + R) = 2 TP / (predicted + actual): counts only, so the safe division's
+    # clamp(min=1) never touches a non-zero denominator (P + R can be below 1).
+    f1 = _safe_divide(2 * true_positive, predicted + actual)
     return {
         "accuracy": float(true_positive.sum() / c.sum().clamp(min=1)),
         "macro_precision": float(precision.mean()),
