@@ -110,6 +110,7 @@ class MultiHeadSelfAttention(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)                 # 3 x (B, h, T, d)
         dropout_p = self.dropout if self.training else 0.0
         y, weights = scaled_dot_product_attention(q, k, v, mask, need_weights, dropout_p)
+        del qkv, q, k, v                                               # free them before W^O
         y = y.transpose(1, 2).reshape(B, T, C)                         # concatenate the heads
         return self.out(y), weights
 
@@ -140,6 +141,7 @@ class EncoderLayer(nn.Module):
     def forward(self, x, mask=None, need_weights=False):
         a, weights = self.attn(x, mask, need_weights)
         x = self.ln1(x + self.drop(a))
+        del a                                                          # free it before the FFN
         x = self.ln2(x + self.drop(self.ffn(x)))
         return x, weights
 
@@ -150,11 +152,15 @@ class Encoder(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.num_layers))
 
     def forward(self, x, mask=None, need_weights=False, need_hidden=False):
-        hidden, attentions = [x], []
+        """Returns (last hidden state, every layer's input and output or None, attentions or None)."""
+        hidden = [x] if need_hidden else None            # kept only when asked: it costs memory
+        attentions = [] if need_weights else None
         for layer in self.layers:
             x, weights = layer(x, mask, need_weights)
-            hidden.append(x)
-            attentions.append(weights)
+            if need_hidden:
+                hidden.append(x)
+            if need_weights:
+                attentions.append(weights)
         return x, (tuple(hidden) if need_hidden else None), (tuple(attentions) if need_weights else None)
 
 

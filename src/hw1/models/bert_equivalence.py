@@ -211,6 +211,23 @@ def _forward(model, inputs, ours: bool):
     return model(**inputs).last_hidden_state
 
 
+def peak_tensor_memory_mib(fn) -> float:
+    """Peak of the bytes held by tensors that `fn()` allocates (torch profiler, profile_memory=True).
+
+    Every allocation and free of the CPU allocator is an event; the running sum of their sizes in
+    time order peaks at the answer. Tensors alive before the call (weights, inputs) are not counted.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    held = peak = 0
+    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
+        held += event.self_cpu_memory_usage
+        peak = max(peak, held)
+    return peak / 2**20
+
+
 def _proc_status_kib(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -256,8 +273,10 @@ def benchmark_forward(rounds: int = 7, batch: int = 32, seq: int = 128, threads:
     Same MiniLM weights and inputs (batch x seq tokens, no padding), fp32, CPU, inference mode.
     Each round times one forward of each model, alternating which goes first; the medians give
     the throughputs and speedup_vs_hf = HF median time / our median time (> 1: ours is faster).
-    Peak memory: each model runs one forward in a fresh process; we report the growth of the
-    peak resident set size (Linux VmHWM, reset just before the forward) over the RSS before it.
+    Peak memory, two ways: the peak of the bytes held by tensors during one forward (torch
+    profiler, exact and repeatable), and the growth of the peak resident set size during one
+    forward in a fresh process per model (Linux VmHWM, reset just before; includes allocator
+    effects, a few MiB of noise).
     """
     threads = threads or torch.get_num_threads()
     previous_threads = torch.get_num_threads()
@@ -275,6 +294,8 @@ def benchmark_forward(rounds: int = 7, batch: int = 32, seq: int = 128, threads:
                     start = time.perf_counter()
                     _forward(models[which], inputs, which == "ours")
                     times[which].append(time.perf_counter() - start)
+            peak = {which: peak_tensor_memory_mib(lambda: _forward(models[which], inputs, which == "ours"))
+                    for which in models} if memory else {}
     finally:
         torch.set_num_threads(previous_threads)
     ours_t, hf_t = statistics.median(times["ours"]), statistics.median(times["hf"])
@@ -291,8 +312,11 @@ def benchmark_forward(rounds: int = 7, batch: int = 32, seq: int = 128, threads:
         "torch_version": torch.__version__,
     }
     if memory:
+        result["ours_peak_tensor_mib"], result["hf_peak_tensor_mib"] = peak["ours"], peak["hf"]
         result["ours_peak_rss_delta_mib"] = _peak_rss_delta_mib("ours", batch, seq, threads)
         result["hf_peak_rss_delta_mib"] = _peak_rss_delta_mib("hf", batch, seq, threads)
-        result["memory_method"] = ("peak RSS growth (Linux VmHWM reset via /proc/self/clear_refs) during "
-                                   "one forward in a fresh process per model")
+        result["memory_method"] = ("peak_tensor_mib: peak bytes held by the tensors one forward allocates "
+                                   "(torch profiler, profile_memory); peak_rss_delta_mib: growth of the peak "
+                                   "resident set (Linux VmHWM, reset via /proc/self/clear_refs) during one "
+                                   "forward in a fresh process per model")
     return result
