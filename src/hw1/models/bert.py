@@ -386,7 +386,8 @@ def from_hf_state_dict(model: BertModel | BertForPreTraining, state_dict: Mappin
         used.update(hf_keys)
         if value.shape != ours[name].shape:
             shapes = ", ".join(f"{k} {tuple(sd[k].shape)}" for k in hf_keys)
-            problems.append(f"shape mismatch for {shapes}: expected {tuple(ours[name].shape)} in total "
+            total = " in total" if len(hf_keys) > 1 else ""
+            problems.append(f"shape mismatch for {shapes}: expected {tuple(ours[name].shape)}{total} "
                             f"(for {name!r})")
             continue
         new[name] = value
