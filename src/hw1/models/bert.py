@@ -94,8 +94,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, need_weights=False, dropout
 class MultiHeadSelfAttention(nn.Module):
     """head_i = Attention(X W_i^Q, X W_i^K, X W_i^V);  MultiHead(X) = Concat(head_1..head_h) W^O.
 
-    The per-head projections of all heads are stacked into one (C -> 3C) linear map: columns
-    [i*d, (i+1)*d) of the Q, K and V blocks are head i's W_i^Q, W_i^K, W_i^V.
+    The per-head projections of all heads are stacked into one (C -> 3C) linear map: outputs
+    [i*d, (i+1)*d) of its Q, K and V blocks are head i's W_i^Q, W_i^K, W_i^V (rows of the weight).
     """
 
     def __init__(self, cfg: BertConfig):
