@@ -361,6 +361,8 @@ class PageRenderer:
             "experiments_table": self.experiments_table, "provenance_table": self.provenance_table,
             "exists": self.results.exists, "num": self.num, "pct": self.pct, "int_": self.int_,
         }
+        # CONTRIBUTING documents `{{ x | num(3) }}`: the same functions as filters, in this page's language
+        self.env.filters.update(num=self.num, pct=self.pct, int_=self.int_)
         try:
             template = self.env.from_string(markdown)
             return template.render(**context)
