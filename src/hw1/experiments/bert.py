@@ -27,6 +27,20 @@ from hw1.experiments.base import Context
 from hw1.models.bert import BertConfig, BertForPreTraining
 
 PATTERNS = ("cls", "sep", "previous", "next", "self")
+# labels of table cells: several words each, so that they never collide with a single word of the
+# corpus in the glossary lookup the site applies to string cells (text/glossary.yaml has fa/en)
+PATTERN_LABELS = {"cls": "attention to [CLS]", "sep": "attention to [SEP]", "previous": "previous token",
+                  "next": "next token", "self": "same token"}
+SPLIT_LABELS = {"train": "training batches", "heldout": "held-out topics"}
+ABLATION_LABELS = {"segment": "segment embedding", "heads": "number of heads", "position": "position embedding",
+                   "on": "on (baseline)", "off": "switched off", "multi_head": "several heads (baseline)",
+                   "single_head": "one head"}
+QUANTITY_LABELS = {"last_hidden_state": "last hidden state", "pooled_output": "pooled output",
+                   "hidden_states": "all hidden states", "attentions": "attention weights",
+                   "mlm_logits": "MLM logits", "nsp_logits": "NSP logits", "loss": "MLM + NSP loss",
+                   "grad_max_abs_diff": "gradients of all parameters",
+                   "fast_path_last_hidden_state": "last hidden state (fused attention kernel)",
+                   "sentence_embedding": "sentence embedding"}
 
 
 @dataclass
@@ -288,7 +302,7 @@ def attention_outputs(att: dict, ctx: Context, plt) -> dict:
         order = flat.argsort(descending=True)[:3].tolist()
         top[pattern] = [(i // H, i % H) for i in order]
         for rank, i in enumerate(order, 1):
-            rows.append([pattern, rank, i // H + 1, i % H + 1, float(flat[i]), baseline[pattern]])
+            rows.append([PATTERN_LABELS[pattern], rank, i // H + 1, i % H + 1, float(flat[i]), baseline[pattern]])
     ctx.save_table("attention_heads", ["pattern", "rank", "layer", "head", "score", "uniform"], rows)
 
     # figure 1: the score of every head for every pattern
@@ -464,7 +478,7 @@ def run(cfg: dict, ctx: Context) -> dict:
         "chance": {"mlm_loss_uniform": math.log(data.vocab_size), "nsp_accuracy": 0.5},
     }
     ctx.save_figure(curves_figure(history, plt), "pretraining_curves")
-    rows = [[split] + [final(history, split)[k] for k in ("mlm_loss", "mlm_top1", "mlm_top5", "nsp_loss", "nsp_accuracy")]
+    rows = [[SPLIT_LABELS[split]] + [final(history, split)[k] for k in ("mlm_loss", "mlm_top1", "mlm_top5", "nsp_loss", "nsp_accuracy")]
             for split in ("train", "heldout")]
     ctx.save_table("pretraining_summary", ["split", "mlm_loss", "mlm_top1", "mlm_top5", "nsp_loss", "nsp_accuracy"], rows)
     masked = masked_word_predictions(model, data, config.num_masked_examples, config.seed, ctx.device)
@@ -494,7 +508,7 @@ def run(cfg: dict, ctx: Context) -> dict:
                                    (label, history_b, count_parameters(model_b))):
             e = final(h, "heldout", n)
             entry[variant] = {**e, "parameters": params}
-            ablation_rows.append([name, variant, params, e["mlm_loss"], e["mlm_top1"], e["nsp_loss"],
+            ablation_rows.append([ABLATION_LABELS[name], ABLATION_LABELS[variant], params, e["mlm_loss"], e["mlm_top1"], e["nsp_loss"],
                                   e["nsp_accuracy"]])
         entry["difference"] = {k: entry[label][k] - entry[base_label][k]
                                for k in ("mlm_loss", "mlm_top1", "mlm_top5", "nsp_loss", "nsp_accuracy")}
@@ -540,11 +554,11 @@ def equivalence(config: Config, ctx: Context) -> dict:
     random_model = eq.random_pretraining_equivalence(seed=config.seed)
     minilm = eq.minilm_equivalence()
     bench = eq.benchmark_forward(threads=config.threads, progress=ctx.progress, **config.benchmark)
-    rows = [["random BertForPreTraining", key, random_model[key]] for key in
+    rows = [["random BertForPreTraining", QUANTITY_LABELS[key], random_model[key]] for key in
             ("last_hidden_state", "pooled_output", "hidden_states", "attentions", "mlm_logits", "nsp_logits",
              "loss", "grad_max_abs_diff")]
-    rows += [[f"all-MiniLM-L6-v2 ({part})", key, minilm[part][key]] for part in ("sentences", "pairs")
+    rows += [[f"all-MiniLM-L6-v2 ({part})", QUANTITY_LABELS[key], minilm[part][key]] for part in ("sentences", "pairs")
              for key in ("last_hidden_state", "hidden_states", "attentions", "fast_path_last_hidden_state")]
-    rows += [["all-MiniLM-L6-v2 (sentences)", "sentence_embedding", minilm["sentence_embedding"]]]
+    rows += [["all-MiniLM-L6-v2 (sentences)", QUANTITY_LABELS["sentence_embedding"], minilm["sentence_embedding"]]]
     ctx.save_table("equivalence", ["model", "quantity", "max_abs_diff"], rows)
     return {"equivalence": {"random_pretraining": random_model, "minilm": minilm}, "benchmark": bench}
