@@ -311,7 +311,8 @@ def attention_outputs(att: dict, ctx: Context, plt) -> dict:
         im = ax.imshow(scores[pattern].numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
         ax.set_title(f"{pattern}")
         ax.set_xlabel("head")
-        ax.set_ylabel("layer")
+        if ax is axes[0]:
+            ax.set_ylabel("layer")
         ax.set_xticks(range(H), [str(h + 1) for h in range(H)], fontsize=6)
         ax.set_yticks(range(L), [str(l + 1) for l in range(L)])
     fig.colorbar(im, ax=axes, shrink=0.8, label="mean attention weight")
