@@ -337,7 +337,7 @@ class PageRenderer:
         ]
         config = html.escape(yaml.safe_dump(p["config"], allow_unicode=True, sort_keys=False))
         table = self.html_table(labels["caption"].format(name=p["experiment"]), labels["head"], rows)
-        return Markup(table + f'\n<details><summary>{labels["config_full"]}</summary>\n'
+        return Markup(str(table) + f'\n<details><summary>{labels["config_full"]}</summary>\n'
                       f'<pre dir="ltr"><code>{config}</code></pre>\n</details>\n')
 
     def value(self, experiment: str, dotted: str) -> Any:
