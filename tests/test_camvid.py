@@ -60,7 +60,7 @@ def test_archive_and_folder_give_the_same_tensors(tmp_path):
     assert [len(a[s]) for s in ("train", "val", "test")] == [2, 1, 1]
     assert a["train"].images.shape == (2, 3, H, W) and a["train"].images.dtype == torch.uint8
     assert a["train"].masks.shape == (2, H, W) and a["train"].masks.dtype == torch.uint8
-    expected = np.asarray(Image.open(io.BytesIO(files["train/img1.png"])))
+    expected = np.array(Image.open(io.BytesIO(files["train/img1.png"])))
     assert torch.equal(a["train"].images[1].permute(1, 2, 0), torch.from_numpy(expected))
     for s in ("train", "val", "test"):
         assert torch.equal(a[s].images, b[s].images) and torch.equal(a[s].masks, b[s].masks)
