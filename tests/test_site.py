@@ -91,6 +91,9 @@ def test_persian_numbers_and_not_computed_box(tmp_path):
     assert hook.format_number(0.4618, 4, "fa") == "۰٫۴۶۱۸"
     assert hook.format_number(855050, 0, "fa", group=True) == "۸۵۵٬۰۵۰"
     assert hook.format_number(0.4618, 1, "en", percent=True) == "46.2%"
+    assert hook.format_number(2.74e-05, 3, "en") == "2.7 × 10<sup>−5</sup>"
+    assert hook.format_number(2.74e-05, 3, "fa") == "۲٫۷ × ۱۰<sup>−۵</sup>"
+    assert hook.format_number(0.0, 3, "en") == "0.000"
     renderer = hook.PageRenderer(hook.Results(tmp_path), {}, {}, "fa", "part1-bert/", hook.make_env())
     out = renderer.render('{% call computed("bert") %}secret {{ R.bert.x }}{% endcall %}', "p.fa.md")
     assert "هنوز محاسبه نشده است" in out and "build_results.py --only bert" in out and "secret" not in out

@@ -71,6 +71,13 @@ def format_number(value: Any, digits: int, lang: str, percent: bool = False, gro
     if isinstance(value, str):
         raise ResultError(f"expected a number, got the string {value!r}")
     number = float(value) * (100 if percent else 1)
+    if number != 0 and abs(number) < 0.5 * 10 ** -digits and not group:
+        # Too small for the fixed decimals (e.g. a 2.7e-05 difference): a × 10^b, never a bare 0.000.
+        mantissa, exponent = f"{number:.1e}".split("e")
+        power = f"10<sup>{'−' if int(exponent) < 0 else ''}{abs(int(exponent))}</sup>"
+        if lang == "fa":
+            return mantissa.replace(".", "٫").translate(PERSIAN_DIGITS) + " × " + power.translate(PERSIAN_DIGITS)
+        return f"{mantissa} × {power}"
     text = f"{number:,.{digits}f}" if group else f"{number:.{digits}f}"
     if lang == "fa":
         text = text.replace(",", "٬").replace(".", "٫").translate(PERSIAN_DIGITS)
