@@ -246,3 +246,13 @@ def test_load_hf_bert_from_a_local_folder(tmp_path, pair, batch):
         expected = hf(**batch).prediction_logits
         assert_close(ours(**batch).mlm_logits, expected, **TOL)
         assert_close(base(**batch).last_hidden_state, hf.bert(**batch).last_hidden_state, **TOL)
+
+
+def test_inference_path_equals_autograd_path(pair, batch):
+    """Without autograd the feed-forward applies GELU in place; the numbers must not change."""
+    _, ours = pair
+    with_grad = ours(**batch)
+    with torch.inference_mode():
+        without = ours(**batch)
+    assert torch.equal(with_grad.mlm_logits, without.mlm_logits)
+    assert torch.equal(with_grad.pooled_output, without.pooled_output)

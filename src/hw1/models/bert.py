@@ -124,7 +124,10 @@ class FeedForward(nn.Module):
         self.fc2 = nn.Linear(cfg.intermediate_size, cfg.hidden_size)
 
     def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
+        h = self.fc1(x)                                                # (B, T, 4C)
+        # without autograd GELU may overwrite its input: one (B, T, 4C) buffer less, same numbers
+        h = F.gelu(h) if torch.is_grad_enabled() else torch.ops.aten.gelu_(h)
+        return self.fc2(h)
 
 
 class EncoderLayer(nn.Module):
