@@ -16,6 +16,12 @@ from hw1 import runner
 from hw1.experiments import EXPERIMENTS
 
 
+def statuses(stdout: str) -> dict[str, str]:
+    """{experiment: status} from the summary table build_results.py prints."""
+    rows = (line.split() for line in stdout.splitlines())
+    return {row[0]: row[1] for row in rows if len(row) >= 2 and row[0] in EXPERIMENTS}
+
+
 def tree_digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -39,8 +45,7 @@ def test_second_run_is_all_cached_and_fast(smoke_results):
     proc = run_build("--profile", "smoke", "--results", str(smoke_results))
     elapsed = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr
-    statuses = [line.split()[1] for line in proc.stdout.splitlines() if line.split()[:1] and line.split()[0] in EXPERIMENTS]
-    assert statuses == ["cached"] * len(EXPERIMENTS), proc.stdout
+    assert statuses(proc.stdout) == {name: "cached" for name in EXPERIMENTS}, proc.stdout
     assert elapsed < 2.0, f"a no-op run took {elapsed:.2f} s"
 
 
@@ -49,7 +54,7 @@ def test_force_reruns_and_changed_config_invalidates(tmp_path):
     assert run_build("--profile", "smoke", "--only", "attention_scaling", "--results", str(results)).returncode == 0
     first = json.loads((results / "attention_scaling" / "provenance.json").read_text())
     proc = run_build("--profile", "smoke", "--only", "attention_scaling", "--results", str(results), "--force")
-    assert proc.returncode == 0 and "ran" in proc.stdout, proc.stdout
+    assert proc.returncode == 0 and statuses(proc.stdout) == {"attention_scaling": "ran"}, proc.stdout
     second = json.loads((results / "attention_scaling" / "provenance.json").read_text())
     assert second["started_at"] >= first["started_at"] and second["key"] == first["key"]
     # A different profile is a different key: the smoke results do not count as the cpu ones.
@@ -84,7 +89,7 @@ def test_interrupted_run_leaves_previous_results_byte_identical(tmp_path):
         assert tree_digest(results / "attention_scaling") == before
     # The next run cleans what the killed one left behind and is cached again.
     proc = run_build("--profile", "smoke", "--only", "attention_scaling", "--results", str(results))
-    assert "cached" in proc.stdout and not list(results.glob(".tmp-*"))
+    assert statuses(proc.stdout) == {"attention_scaling": "cached"} and not list(results.glob(".tmp-*"))
 
 
 def test_missing_data_root_is_a_clear_error_and_others_still_run(tmp_path):
@@ -97,8 +102,7 @@ def test_missing_data_root_is_a_clear_error_and_others_still_run(tmp_path):
     assert "Traceback" not in proc.stderr
     assert (results / "attention_scaling" / "metrics.json").is_file()
     assert not (results / "classification").exists()
-    lines = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines()[2:] if line.strip()}
-    assert lines == {"classification": "failed", "attention_scaling": "ran"}
+    assert statuses(proc.stdout) == {"classification": "failed", "attention_scaling": "ran"}
 
 
 def test_corrupt_archive_is_a_clear_error(tmp_path):
