@@ -136,3 +136,14 @@ def test_plain_progress_lines_when_not_a_terminal(tmp_path):
     proc = run_build("--profile", "smoke", "--only", "attention_scaling", "--results", str(tmp_path / "r"))
     assert "[attention_scaling] dimensions: 5/5" in proc.stderr
     assert "\r" not in proc.stderr
+
+
+def test_a_second_run_on_the_same_results_folder_is_refused(tmp_path):
+    results = tmp_path / "results"
+    holder = runner.lock_results(results)
+    try:
+        proc = run_build("--profile", "smoke", "--only", "attention_scaling", "--results", str(results))
+    finally:
+        holder.close()
+    assert proc.returncode == 2 and "another build_results.py is writing to" in proc.stderr
+    assert not (results / "attention_scaling").exists()

@@ -158,8 +158,27 @@ def _versions() -> dict:
 
 # ----- results folder -----------------------------------------------------------------------------
 
+class ResultsBusy(ReportError):
+    pass
+
+
+def lock_results(results: Path):
+    """One build_results.py per results folder: a second one would clean up the first one's work."""
+    import fcntl
+
+    results.mkdir(parents=True, exist_ok=True)
+    handle = open(results / ".lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ResultsBusy(f"another build_results.py is writing to {results} (lock {results / '.lock'}); "
+                          "wait for it to finish") from None
+    return handle  # the lock lasts as long as the handle is open
+
+
 def recover(results: Path) -> None:
-    """Undo what an interrupted swap or run left behind."""
+    """Undo what an interrupted swap or run left behind (called with the results folder locked)."""
     if not results.is_dir():
         return
     for leftover in results.glob(".old-*"):
@@ -328,6 +347,11 @@ def parse_args(argv: list[str] | None) -> Options:
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        lock = lock_results(options.results)  # noqa: F841  (held until the process exits)
+    except ResultsBusy as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     recover(options.results)
     selected = [EXPERIMENTS[n] for n in options.only] if options.only else list(EXPERIMENTS.values())
     print(f"profile {options.profile}, data root {options.data_root}, results {options.results}",
