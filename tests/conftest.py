@@ -38,3 +38,10 @@ def built_site(smoke_results, tmp_path_factory) -> Path:
                           env={**os.environ, "HW1_RESULTS": str(smoke_results), "NO_MKDOCS_2_WARNING": "1"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return site
+
+
+@pytest.fixture(scope="module")
+def site(request) -> Path:
+    """The site under test: $HW1_TEST_SITE (an already built site, for quick runs) or the smoke build."""
+    given = os.environ.get("HW1_TEST_SITE")
+    return Path(given) if given else request.getfixturevalue("built_site")

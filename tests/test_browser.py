@@ -39,13 +39,6 @@ def browser_or_skip() -> str:
 
 
 @pytest.fixture(scope="module")
-def site(request) -> Path:
-    """The site under test: $HW1_TEST_SITE (an already built site, for quick runs) or the smoke build."""
-    given = os.environ.get("HW1_TEST_SITE")
-    return Path(given) if given else request.getfixturevalue("built_site")
-
-
-@pytest.fixture(scope="module")
 def base_url(site):
     with serve(site) as url:
         yield url

@@ -47,12 +47,6 @@ def poppler(tool: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(request) -> Path:
-    given = os.environ.get("HW1_TEST_SITE")
-    return Path(given) if given else request.getfixturevalue("built_site")
-
-
-@pytest.fixture(scope="module")
 def pdfs(site) -> dict[str, Path]:
     """Both PDFs, written where `make report` writes them: <site>/pdf/report-<lang>.pdf."""
     chromium = browser_or_skip()
