@@ -11,9 +11,6 @@ Two ways to get one:
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from hw1.errors import ConfigError
 
 
@@ -77,28 +74,15 @@ def scratch(num_labels: int, labels: list[str] | None = None, stem: str = "patch
 
 
 def pretrained(name: str, labels: list[str], option: str = "beit.pretrained"):
-    """Load `name` (hub id or local folder) with a new head for `labels`.
-
-    Raises ConfigError naming the model when it is neither a local folder nor downloadable
-    (no network, or not in the local Hugging Face cache).
-    """
+    """Load `name` (hub id or local folder) with a new head for `labels`; a ConfigError naming the
+    model when it is neither a local folder nor downloadable."""
     from transformers import BeitForImageClassification
 
-    looks_local = name.startswith((".", "/", "~")) or os.sep in name.replace("/", "", 1)
-    if looks_local and not Path(name).expanduser().is_dir():
-        raise ConfigError(f"{option}={name!r}: no such local folder")
-    try:
-        return BeitForImageClassification.from_pretrained(
-            str(Path(name).expanduser()) if looks_local else name,
-            num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={n: i for i, n in enumerate(labels)}, ignore_mismatched_sizes=True)
-    except (OSError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(
-            f"{option}={name!r}: cannot load the pretrained BEiT: it is not a local folder and could not "
-            f"be fetched from the Hugging Face hub (no network, or not in the local cache "
-            f"{os.environ.get('HF_HOME', '~/.cache/huggingface')}). Download it once with network access "
-            f"or point {option} at a folder saved with save_pretrained. ({first})") from None
+    from hw1.models.pretrained import from_pretrained
+
+    return from_pretrained(BeitForImageClassification, name, option, "", num_labels=len(labels),
+                           id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)},
+                           ignore_mismatched_sizes=True)
 
 
 def count_parameters(model) -> int:

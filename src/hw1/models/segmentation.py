@@ -21,8 +21,6 @@ transformers takes the hidden states of 4 layers (out_indices), turns them into 
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
@@ -64,20 +62,11 @@ def build_segmentation_model(arch: str, num_labels: int, config: dict | None = N
 
 def load_pretrained(model_class, name: str, labels: dict, ignore_index: int) -> nn.Module:
     """from_pretrained with a new classifier for our labels; a clear ConfigError when it cannot be had."""
-    local = Path(name).expanduser()
-    try:
-        model = model_class.from_pretrained(str(local) if local.is_dir() else name, **labels,
-                                            ignore_mismatched_sizes=True,
-                                            semantic_loss_ignore_index=ignore_index)
-    except (OSError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(
-            f"cannot load the pretrained checkpoint {name!r} for {model_class.__name__}: it is neither a "
-            f"local folder nor in the Hugging Face cache, and the hub cannot be reached from here "
-            f"({first}). Download it once on a machine with network access "
-            f"(huggingface-cli download {name}), point `pretrained:` in configs/segmentation.yaml to a "
-            f"local folder, or set `pretrained: null` to train from scratch.") from None
-    return model
+    from hw1.models.pretrained import from_pretrained
+
+    return from_pretrained(model_class, name, "pretrained", ", or set `pretrained: null` in "
+                           "configs/segmentation.yaml to train from scratch", **labels,
+                           ignore_mismatched_sizes=True, semantic_loss_ignore_index=ignore_index)
 
 
 def segmentation_logits(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
