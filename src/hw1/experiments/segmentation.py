@@ -46,6 +46,10 @@ class ModelSpec:
     max_steps: int = 0                # > 0: also stop after this many steps (the schedule follows
                                       # whichever of time and steps runs out first)
     val_every: int = 2                # epochs between validation passes
+    loss_resolution: str = "input"    # input: logits upsampled to the crop; logits: labels sampled
+                                      # down to the logits (SegFormer: 1/4; 16x fewer loss pixels)
+    eval_scales: list[float] = field(default_factory=lambda: [1.0])  # test-time input sizes, relative
+                                      # to eval_size; their softmax outputs are averaged
 
 
 @dataclass
@@ -75,6 +79,9 @@ class Config:
                 specs[name] = ModelSpec(**values)
             except TypeError as error:
                 raise ConfigError(f"configs/segmentation.yaml: models.{name}: {error}") from None
+            if specs[name].loss_resolution not in ("input", "logits"):
+                raise ConfigError(f"configs/segmentation.yaml: models.{name}.loss_resolution "
+                                  f"{specs[name].loss_resolution!r}: expected input or logits")
         self.models = specs
 
 
@@ -97,6 +104,23 @@ def class_weights(masks: torch.Tensor, power: float, clip: float) -> torch.Tenso
     return w.clamp(max=clip).float()
 
 
+def pixel_loss(logits: torch.Tensor, masks: torch.Tensor, weight: torch.Tensor | None,
+               resolution: str) -> torch.Tensor:
+    """Class-weighted cross-entropy of logits [B, C, h, w] against masks [B, H, W], unlabelled ignored.
+
+    resolution "input": the logits are upsampled bilinearly to H x W (every labelled pixel counts);
+    "logits": the mask is sampled at the centre of each logit's cell instead. On the CPU this skips
+    the costliest part of the backward pass (the gradient of a 16x upsampling), at the price of
+    supervising thin objects less precisely.
+    """
+    logits = logits.float()
+    if resolution == "logits":
+        masks = F.interpolate(masks[:, None].float(), size=logits.shape[-2:], mode="nearest-exact")[:, 0].long()
+    else:
+        logits = F.interpolate(logits, size=masks.shape[-2:], mode="bilinear", align_corners=False)
+    return F.cross_entropy(logits, masks, weight=weight, ignore_index=IGNORE_INDEX)
+
+
 def lr_factor(progress: float, warmup: float, power: float) -> float:
     """Linear warm-up over the first `warmup` of training, then (1 - p)^power decay to 0."""
     if progress < warmup:
@@ -109,31 +133,46 @@ def autocast(device: str, enabled: bool):
                           dtype=torch.bfloat16, enabled=enabled)
 
 
+def scaled_size(size: list[int], scale: float, multiple: int = 8) -> tuple[int, int]:
+    """[h, w] * scale, rounded to a multiple of `multiple` (BEiT's patch grid needs whole patches)."""
+    return tuple(max(multiple, int(v * scale / multiple + 0.5) * multiple) for v in size)
+
+
 @torch.no_grad()
 def predict(model, images: torch.Tensor, spec: ModelSpec, cfg: Config, device: str,
-            out_size: tuple[int, int] | None = None) -> torch.Tensor:
-    """uint8 [N, 3, H, W] -> class ids long [N, H, W] (logits upsampled to the full size)."""
+            out_size: tuple[int, int] | None = None, scales: list[float] | None = None) -> torch.Tensor:
+    """uint8 [N, 3, H, W] -> class ids long [N, H, W].
+
+    The image is resized to eval_size * scale for each scale (and mirrored when cfg.flip_test); each
+    pass's logits are upsampled to the full size and the softmax probabilities averaged.
+    """
     model.eval()
     out_size = out_size or tuple(images.shape[-2:])
+    scales = scales or spec.eval_scales
     preds = []
     for i in range(0, len(images), cfg.eval_batch_size):
-        x = resize_images(images[i:i + cfg.eval_batch_size].to(device), tuple(spec.eval_size))
-        with autocast(device, cfg.bf16):
-            logits = segmentation_logits(model, x).float()
-            if cfg.flip_test:
-                logits = logits + segmentation_logits(model, x.flip(-1)).float().flip(-1)
-        logits = F.interpolate(logits, size=out_size, mode="bilinear", align_corners=False)
-        preds.append(logits.argmax(1).cpu())
+        batch = images[i:i + cfg.eval_batch_size].to(device)
+        probs = 0.0
+        for scale in scales:
+            x = resize_images(batch, scaled_size(spec.eval_size, scale))
+            for flipped in ((False, True) if cfg.flip_test else (False,)):
+                with autocast(device, cfg.bf16):
+                    logits = segmentation_logits(model, x.flip(-1) if flipped else x).float()
+                logits = logits.flip(-1) if flipped else logits
+                logits = F.interpolate(logits, size=out_size, mode="bilinear", align_corners=False)
+                probs = probs + logits.softmax(1)
+        preds.append(probs.argmax(1).cpu())
     return torch.cat(preds)
 
 
-def evaluate(model, split: Split, spec: ModelSpec, cfg: Config, device: str) -> tuple[dict, torch.Tensor, float]:
+def evaluate(model, split: Split, spec: ModelSpec, cfg: Config, device: str,
+             scales: list[float] | None = None) -> tuple[dict, torch.Tensor, float]:
     """Report over the split from one confusion matrix, the confusion matrix, and images/s."""
     start = time.perf_counter()
     confusion = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long)
     chunk = cfg.eval_batch_size * 4
     for i in range(0, len(split), chunk):
-        pred = predict(model, split.images[i:i + chunk], spec, cfg, device)
+        pred = predict(model, split.images[i:i + chunk], spec, cfg, device, scales=scales)
         confusion += confusion_matrix(pred, split.masks[i:i + chunk], NUM_CLASSES, IGNORE_INDEX)
     seconds = time.perf_counter() - start
     return segmentation_report(confusion), confusion, len(split) / seconds
@@ -160,8 +199,7 @@ def precision_speed(spec: ModelSpec, cfg: Config, train_split: Split, device: st
             t0 = time.perf_counter()
             with autocast(device, label == "bf16"):
                 logits = segmentation_logits(models[label], x)
-            logits = F.interpolate(logits.float(), size=y.shape[-2:], mode="bilinear", align_corners=False)
-            loss = F.cross_entropy(logits, y, ignore_index=IGNORE_INDEX)
+            loss = pixel_loss(logits, y, None, spec.loss_resolution)
             optimizers[label].zero_grad(set_to_none=True)
             loss.backward()
             optimizers[label].step()
@@ -206,8 +244,7 @@ def train(name: str, spec: ModelSpec, data: dict[str, Split], weights: torch.Ten
                 group["lr"] = spec.lr * lr_factor(progress, spec.warmup, spec.poly_power)
             with autocast(ctx.device, cfg.bf16):
                 logits = segmentation_logits(model, x)
-            logits = F.interpolate(logits.float(), size=y.shape[-2:], mode="bilinear", align_corners=False)
-            loss = F.cross_entropy(logits, y, weight=weight, ignore_index=IGNORE_INDEX)
+            loss = pixel_loss(logits, y, weight, spec.loss_resolution)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -221,7 +258,7 @@ def train(name: str, spec: ModelSpec, data: dict[str, Split], weights: torch.Ten
                 break
         done = done or epoch >= spec.max_epochs
         if done or epoch % spec.val_every == 0:
-            report, _, _ = evaluate(model, data["val"], spec, cfg, ctx.device)
+            report, _, _ = evaluate(model, data["val"], spec, cfg, ctx.device, scales=[1.0])
             history["epoch"].append(epoch)
             history["train_seconds"].append(round(trained, 1))
             history["train_loss"].append(float(np.mean(losses)) if losses else None)
@@ -340,6 +377,11 @@ def run(cfg: dict, ctx: Context) -> dict:
                              "confusion": confusion.tolist()}
             if split == "test":
                 result["inference_images_per_second"] = speed
+        if list(spec.eval_scales) != [1.0]:
+            # the same test set at eval_size alone, to show what the multi-scale evaluation adds
+            report, _, speed = evaluate(model, data["test"], spec, config, ctx.device, scales=[1.0])
+            result["test_single_scale"] = {**report, "per_class": dict(zip(CLASS_NAMES, report["per_class_iou"])),
+                                           "inference_images_per_second": speed}
         ctx.log(f"{name}: test mIoU {result['test']['miou']:.3f}, pixel accuracy "
                 f"{result['test']['pixel_accuracy']:.3f}, {info['epochs']} epochs in {info['train_seconds']:.0f} s")
         metrics[name] = result

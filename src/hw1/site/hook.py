@@ -121,6 +121,9 @@ class Node:
     def __len__(self):
         return len(self._value)
 
+    def __contains__(self, key) -> bool:     # {% if "key" in R.experiment.part %} for optional keys
+        return key in self._value
+
     def items(self):
         return [(k, self._child(k)) for k in self._value]
 
