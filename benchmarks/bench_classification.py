@@ -3,7 +3,8 @@
 1. MLP: one epoch of hw1.experiments.classification.mlp_epoch against a bare PyTorch loop over the
    same in-memory tensors (same model, optimiser, batch 32). Target: ours within 1.2x of the bare loop.
 2. BEiT (the cpu profile's model from configs/classification.yaml): training images per second,
-   fp32 against bf16 autocast, for each thread count given.
+   fp32 against bf16 autocast, and bf16 with torch.compile (--no-compile skips it), for each thread
+   count given.
 
 The two variants of each pair are timed alternately and the best of --rounds kept, so that load
 from other processes hurts both alike. Run it alone on the machine, e.g.
@@ -60,7 +61,7 @@ def bench_mlp(n: int, rounds: int) -> dict:
     return {"images": n, "ours_s": min(ours), "bare_s": min(bare), "ratio": min(ours) / min(bare)}
 
 
-def bench_beit(threads: int, batch: int, steps: int, rounds: int) -> dict:
+def bench_beit(threads: int, batch: int, steps: int, rounds: int, compile_too: bool = True) -> dict:
     torch.set_num_threads(threads)
     spec = yaml.safe_load((ROOT / "configs" / "classification.yaml").read_text())
     c = exp.BeitConfig(**spec["profiles"]["cpu"]["beit"])
@@ -70,26 +71,39 @@ def bench_beit(threads: int, batch: int, steps: int, rounds: int) -> dict:
     x_u8 = torch.randint(0, 256, (batch, 3, 32, 32), dtype=torch.uint8)
     y = torch.randint(0, 10, (batch,))
 
-    def step(bf16: bool):
-        xb = exp.normalise(augment.augment(x_u8, c.crop_padding, c.flip), mean, std)
+    def forward(xb, bf16: bool):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(pixel_values=xb).logits
+            return model(pixel_values=xb).logits
+    compiled = torch.compile(forward)
+
+    def step(variant: str):
+        xb = exp.normalise(augment.augment(x_u8, c.crop_padding, c.flip), mean, std)
+        logits = (compiled if variant == "bf16_compiled" else forward)(xb, variant != "fp32")
         loss = F.cross_entropy(logits.float(), y, label_smoothing=c.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
-    best = {False: 0.0, True: 0.0}
+    variants = ("fp32", "bf16", "bf16_compiled") if compile_too else ("fp32", "bf16")
+    best = dict.fromkeys(variants, 0.0)
+    compile_s = None
     for _ in range(rounds):
-        for bf16 in (False, True):
-            step(bf16)                                   # warm-up (kernel selection, caches)
+        for variant in variants:
+            t = time.perf_counter()
+            step(variant)                                # warm-up (kernel selection, caches, compilation)
+            if variant == "bf16_compiled" and compile_s is None:
+                compile_s = time.perf_counter() - t
             t = time.perf_counter()
             for _ in range(steps):
-                step(bf16)
-            best[bf16] = max(best[bf16], steps * batch / (time.perf_counter() - t))
-    return {"threads": threads, "batch": batch, "parameters": sum(p.numel() for p in model.parameters()),
-            "fp32_images_per_s": best[False], "bf16_images_per_s": best[True],
-            "bf16_speedup": best[True] / best[False]}
+                step(variant)
+            best[variant] = max(best[variant], steps * batch / (time.perf_counter() - t))
+    result = {"threads": threads, "batch": batch, "parameters": sum(p.numel() for p in model.parameters()),
+              "fp32_images_per_s": best["fp32"], "bf16_images_per_s": best["bf16"],
+              "bf16_speedup": best["bf16"] / best["fp32"]}
+    if compile_too:
+        result.update({"bf16_compiled_images_per_s": best["bf16_compiled"], "first_compiled_step_s": compile_s,
+                       "compile_speedup": best["bf16_compiled"] / best["bf16"]})
+    return result
 
 
 def main() -> None:
@@ -98,6 +112,7 @@ def main() -> None:
     parser.add_argument("--mlp-images", type=int, default=45_000)
     parser.add_argument("--beit-steps", type=int, default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     parser.add_argument("--json", type=Path, help="also write the result to this file")
     args = parser.parse_args()
 
@@ -108,11 +123,15 @@ def main() -> None:
     batch = spec["profiles"]["cpu"]["beit"]["batch_size"]
     beit = []
     for threads in args.threads:
-        r = bench_beit(threads, batch, args.beit_steps, args.rounds)
+        r = bench_beit(threads, batch, args.beit_steps, args.rounds, not args.no_compile)
         beit.append(r)
         print(f"BEiT training, {threads} thread(s), batch {batch}, {r['parameters']:,} parameters: "
               f"fp32 {r['fp32_images_per_s']:.0f} images/s, bf16 autocast {r['bf16_images_per_s']:.0f} "
               f"images/s ({r['bf16_speedup']:.2f}x)", flush=True)
+        if "compile_speedup" in r:
+            print(f"  bf16 + torch.compile: {r['bf16_compiled_images_per_s']:.0f} images/s "
+                  f"({r['compile_speedup']:.2f}x bf16 eager; first step with compilation "
+                  f"{r['first_compiled_step_s']:.0f} s)", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"mlp": mlp, "beit": beit}, indent=1) + "\n")
 
