@@ -52,10 +52,11 @@ def test_mlp_epoch_learns_synthetic_data():
 
 def test_warmup_cosine():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    s = exp.WarmupCosine(opt, lr=1.0, min_lr=0.0, warmup=10, total=110)
-    assert s.set(0) == pytest.approx(0.1) and s.set(9) == pytest.approx(1.0)
-    assert s.set(60) == pytest.approx(0.5) and s.set(110) == pytest.approx(0.0)
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.0)
+    s = exp.WarmupCosine(opt, lr=1.0, min_lr=0.1, warmup=10)
+    assert s.set(0, 0.0) == pytest.approx(0.1) and s.set(9, 0.0) == pytest.approx(1.0)
+    assert s.set(60, 0.5) == pytest.approx(0.55) and s.set(110, 1.0) == pytest.approx(0.1)
+    assert s.set(200, 1.7) == pytest.approx(0.1)                  # progress is clipped to [0, 1]
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
 
 
 def test_small_beit_has_relative_bias_and_mean_pooling():
@@ -134,3 +135,21 @@ def test_smoke_run_writes_everything(tmp_path):
     assert all((out / s["image"]).is_file() and s["true"] in exp.CLASSES for s in samples)
     table = json.loads((out / "tables" / "mlp_summary.json").read_text())
     assert table["rows"][-1] == ["total", "", 855_050]
+    # progressive resizing: the first half of the steps at the smaller size, the rest at full size
+    beit = metrics["beit"]
+    assert beit["low_res_size"] == 16 and set(beit["steps_by_size"]) == {16, 32}
+    assert beit["steps_by_size"][16] == beit["steps_by_size"][32] == beit["steps"] / 2
+    assert beit["epochs"] == pytest.approx(1.0, abs=0.1)          # the smoke run is bounded by max_epochs
+
+
+@pytest.mark.parametrize("option, message", [({"low_res_size": 20}, "multiple of beit.patch_size"),
+                                             ({"low_res_size": 32}, "smaller than beit.image_size"),
+                                             ({"low_res_size": 16, "low_res_until": 1.5}, r"\[0, 1\]")])
+def test_bad_low_res_options_are_named(tmp_path, option, message):
+    c = exp.BeitConfig(hidden_size=32, layers=1, heads=2, patch_size=8, **option)
+    data = exp.synthetic(16, 8, seed=0)
+    split = exp.cifar10.Split(data.x_train, data.y_train)
+    ctx = Context("classification", "smoke", tmp_path / "out", tmp_path, "cpu", 0, tmp_path / "cache",
+                  interactive=False)
+    with pytest.raises(ConfigError, match=f"low_res.*{message}"):
+        exp.train_beit(c, split, split, ctx, seed=0)

@@ -75,7 +75,9 @@ class BeitConfig:
     budget_clock: str = "wall"       # wall: wall-clock; cpu: process CPU time / threads (equal on an
                                      # idle machine, but immune to other processes sharing the cores)
     max_epochs: float = 100.0        # upper bound on epochs (whichever comes first)
-    probe_steps: int = 20            # steps timed to estimate the step count for the budget
+    probe_steps: int = 20            # steps timed per thread count when threads is auto
+    low_res_size: int | None = None  # progressive resizing: train at this smaller size first (fewer
+    low_res_until: float = 0.0       # tokens, faster steps) until this fraction of the run, then at image_size
     threads: str | int = "auto"      # cpu threads for BEiT; auto: time the run's threads and 1, keep the faster
     eval_batch_size: int = 500
     evals: int = 12                  # validation points along training
@@ -222,17 +224,17 @@ def use_bf16(setting, device: str) -> bool:
 
 
 class WarmupCosine:
-    """lr(t) = lr * t / warmup for t < warmup, then cosine from lr down to min_lr at t = total."""
+    """lr = min_lr + (lr - min_lr) * (1 + cos(pi * progress)) / 2, scaled by (step + 1) / warmup for the
+    first `warmup` steps. `progress` in [0, 1] is the fraction of the run done (see train_beit)."""
 
-    def __init__(self, optimizer, lr: float, min_lr: float, warmup: int, total: int):
-        self.optimizer, self.lr, self.min_lr, self.warmup, self.total = optimizer, lr, min_lr, warmup, total
+    def __init__(self, optimizer, lr: float, min_lr: float, warmup: int):
+        self.optimizer, self.lr, self.min_lr, self.warmup = optimizer, lr, min_lr, warmup
 
-    def set(self, step: int) -> float:
+    def set(self, step: int, progress: float) -> float:
+        progress = min(1.0, max(0.0, progress))
+        lr = self.min_lr + 0.5 * (self.lr - self.min_lr) * (1 + math.cos(math.pi * progress))
         if step < self.warmup:
-            lr = self.lr * (step + 1) / self.warmup
-        else:
-            progress = min(1.0, (step - self.warmup) / max(1, self.total - self.warmup))
-            lr = self.min_lr + 0.5 * (self.lr - self.min_lr) * (1 + math.cos(math.pi * progress))
+            lr *= (step + 1) / self.warmup
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         return lr
@@ -256,20 +258,31 @@ def train_beit(c: BeitConfig, train: cifar10.Split, val: cifar10.Split, ctx: Con
     model.to(device)
     bf16 = use_bf16(c.bf16, device)
     device_type = "cuda" if device.startswith("cuda") else "cpu"
+    if c.low_res_size is not None and not (0 < c.low_res_size < c.image_size
+                                           and c.low_res_size % c.patch_size == 0):
+        raise ConfigError(f"configs/classification.yaml: beit.low_res_size={c.low_res_size} must be "
+                          f"smaller than beit.image_size={c.image_size} and a multiple of "
+                          f"beit.patch_size={c.patch_size}")
+    if not 0.0 <= c.low_res_until <= 1.0:
+        raise ConfigError(f"configs/classification.yaml: beit.low_res_until={c.low_res_until} must lie "
+                          f"in [0, 1] (a fraction of the run)")
 
-    def prepare(x_u8: torch.Tensor) -> torch.Tensor:
+    def prepare(x_u8: torch.Tensor, size: int) -> torch.Tensor:
         x = normalise(x_u8.to(device, non_blocking=True), mean, std)
-        if x.shape[-1] != c.image_size:
-            x = F.interpolate(x, size=c.image_size, mode="bilinear", align_corners=False)
+        if x.shape[-1] != size:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=size < x.shape[-1])
         return x
 
-    def forward(x_u8: torch.Tensor) -> torch.Tensor:
+    def forward(x_u8: torch.Tensor, size: int | None = None) -> torch.Tensor:
+        # a smaller image gives fewer patch tokens; BEiT's relative position bias table is
+        # resampled to the smaller grid, so the same weights serve both sizes
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
-            return model(pixel_values=prepare(x_u8)).logits
+            return model(pixel_values=prepare(x_u8, size or c.image_size)).logits
 
     # Compiling fuses the many small element-wise kernels and dtype casts around the matmuls
-    # (measured on 2 cores: 390 -> 545 images/s, after about 65 s of compilation).
-    train_forward = torch.compile(forward) if c.compile else forward
+    # (measured on 2 cores: 390 -> 545 images/s, after about 65 s of compilation). dynamic=False:
+    # one specialised graph per image size; a shape-generic graph ran slower than eager here.
+    train_forward = torch.compile(forward, dynamic=False) if c.compile else forward
 
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -279,11 +292,10 @@ def train_beit(c: BeitConfig, train: cifar10.Split, val: cifar10.Split, ctx: Con
     n, bs = len(train.y), c.batch_size
     steps_per_epoch = n // bs                    # drop the last partial batch: constant step time
     max_steps = max(1, int(c.max_epochs * steps_per_epoch))
-    schedule = WarmupCosine(optimizer, c.lr, c.min_lr, c.warmup_steps, max_steps)
+    schedule = WarmupCosine(optimizer, c.lr, c.min_lr, c.warmup_steps)
     y_val = val.y.to(device)
     g = torch.Generator().manual_seed(seed)
 
-    history = []
     if c.budget_clock == "cpu" and device_type == "cpu":
         cpu_threads = torch.get_num_threads()
         clock = lambda: time.process_time() / cpu_threads   # noqa: E731
@@ -293,6 +305,13 @@ def train_beit(c: BeitConfig, train: cifar10.Split, val: cifar10.Split, ctx: Con
         raise ConfigError(f"configs/classification.yaml: beit.budget_clock must be wall or cpu, "
                           f"not {c.budget_clock!r}")
     step, train_time, wall_time = 0, 0.0, 0.0
+
+    def progress() -> float:
+        """The fraction of the run done: of the step cap or of the time budget, whichever is further.
+        The learning rate and the image size follow it, so the run fills its budget at whatever speed
+        the machine has today, with no step count guessed in advance."""
+        return min(1.0, max(step / max_steps, train_time / c.budget_s))
+
     # thread counts to try (cpu): on a busy machine one thread can beat two (no OpenMP waits)
     max_threads = torch.get_num_threads()
     if device_type != "cpu":
@@ -301,15 +320,17 @@ def train_beit(c: BeitConfig, train: cifar10.Split, val: cifar10.Split, ctx: Con
         thread_options = sorted({max_threads, 1}, reverse=True)
     else:
         thread_options = [int(c.threads)]
-    threads, per_step_by_threads, probe_done = thread_options[0], {}, None
-    probe_end = 3 + c.probe_steps * len(thread_options)
-    total = max_steps
-    eval_every = max(1, total // max(1, c.evals))
+    threads, per_step_by_threads = thread_options[0], {}
+    probe_end = 3 + c.probe_steps * len(thread_options) if len(thread_options) > 1 else 0
+    # per image size: [steps, seconds, seconds of its first step (compilation when c.compile)]
+    by_size: dict[int, list] = {}
+    history, next_eval, next_log = [], 1 / max(1, c.evals), 0.1
     window_loss, window_correct, window_n = torch.zeros((), device=device), torch.zeros((), device=device), 0
-    order, pos, epoch_float = torch.randperm(n, generator=g), 0, 0.0
-    log_every = max(1, total // 10)
-    while step < total:
+    order, pos = torch.randperm(n, generator=g), 0
+    while progress() < 1.0:
         t0, w0 = clock(), time.perf_counter()
+        p = progress()
+        size = c.low_res_size if c.low_res_size and p < c.low_res_until else c.image_size
         model.train()
         if pos + bs > n:
             order, pos = torch.randperm(n, generator=g), 0
@@ -317,8 +338,8 @@ def train_beit(c: BeitConfig, train: cifar10.Split, val: cifar10.Split, ctx: Con
         pos += bs
         xb = augment.augment(train.x[idx], c.crop_padding, c.flip, g)
         yb = train.y[idx].to(device, non_blocking=True)
-        lr = schedule.set(step)
-        logits = train_forward(xb).float()
+        lr = schedule.set(step, p)
+        logits = train_forward(xb, size).float()
         loss = F.cross_entropy(logits, yb, label_smoothing=c.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -329,67 +350,57 @@ def train_beit(c: BeitConfig, train: cifar10.Split, val: cifar10.Split, ctx: Con
         window_correct += (logits.detach().argmax(1) == yb).sum()
         window_n += len(idx)
         step += 1
-        if device_type == "cuda" and 3 <= step <= probe_end:
-            torch.cuda.synchronize()   # honest timings while probing
-        train_time += clock() - t0
+        if device_type == "cuda" and (3 <= step <= probe_end or size not in by_size):
+            torch.cuda.synchronize()   # honest timings while probing and for first steps
+        dt = clock() - t0
+        train_time += dt
         wall_time += time.perf_counter() - w0
+        phase = by_size.setdefault(size, [0, 0.0, dt])
+        phase[0] += 1
+        phase[1] += dt
 
-        # After 3 warm steps, time `probe_steps` steps per thread count, keep the fastest, and fix
-        # the schedule's length to what fits the budget at that speed.
-        if step == 1:
-            first_step_s = train_time          # includes compilation when c.compile
-        if step == 3:
+        # thread choice (threads: auto): after 3 warm steps, time `probe_steps` steps per count
+        if step == 3 and probe_end:
             probe_mark, probe_i = train_time, 0
-            torch.set_num_threads(thread_options[0]) if device_type == "cpu" else None
+            torch.set_num_threads(thread_options[0])
         elif 3 < step <= probe_end and (step - 3) % c.probe_steps == 0:
             per_step_by_threads[thread_options[probe_i]] = (train_time - probe_mark) / c.probe_steps
             probe_mark, probe_i = train_time, probe_i + 1
             if probe_i < len(thread_options):
                 torch.set_num_threads(thread_options[probe_i])
             else:
-                threads, per_step = min(per_step_by_threads.items(), key=lambda kv: kv[1])
-                if device_type == "cpu":
-                    torch.set_num_threads(threads)
-                budget_steps = step + int((c.budget_s - train_time) / per_step)
-                total = max(step + 1, min(max_steps, budget_steps))
-                schedule.total = total
-                eval_every = max(1, total // max(1, c.evals))
-                log_every = max(1, total // 10)
-                probe_done = (step, train_time)
+                threads = min(per_step_by_threads, key=per_step_by_threads.get)
+                torch.set_num_threads(threads)
                 timings = ", ".join(f"{t} thread(s): {bs / v:.0f} images/s" for t, v in per_step_by_threads.items())
-                ctx.log(f"BEiT: {timings}; using {threads}: {total} steps = "
-                        f"{total / steps_per_epoch:.1f} epochs in the {c.budget_s:.0f} s budget")
-        elif probe_done and step % log_every == 0 and step < 0.9 * total:
-            # The probe's steps may run slower or faster than later ones (caches warming up, other load
-            # on the machine): re-fit the schedule to the speed since the probe. Late changes of the
-            # total move the cosine by little, and they keep the run from ending well before the budget.
-            per_step = (train_time - probe_done[1]) / (step - probe_done[0])
-            budget_steps = step + int((c.budget_s - train_time) / per_step)
-            if budget_steps != total:
-                total = max(step + 1, min(max_steps, budget_steps))
-                schedule.total = total
-                ctx.log(f"BEiT: {bs / per_step:.0f} images/s since the probe: {total} steps in the budget")
-        if step % log_every == 0:
-            ctx.log(f"BEiT step {step}/{total}: loss {float(window_loss) / max(window_n, 1):.3f}, "
-                    f"lr {lr:.2e}, {train_time:.0f} s")
-        over = train_time > 1.5 * c.budget_s    # a much slower machine than measured: stop, say so
-        if step % eval_every == 0 or step == total or over:
+                ctx.log(f"BEiT: {timings}; using {threads}")
+        p = progress()
+        if p >= next_log or p >= 1.0:
+            next_log = math.floor(p * 10 + 1e-9) / 10 + 0.1
+            ctx.log(f"BEiT step {step} ({p:.0%} of the run, {size} px): loss "
+                    f"{float(window_loss) / max(window_n, 1):.3f}, lr {lr:.2e}, {train_time:.0f} s")
+        if p >= next_eval or p >= 1.0:
+            next_eval = (math.floor(p * c.evals + 1e-9) + 1) / c.evals
             model.eval()
             val_loss, val_pred = predict(forward, val.x, y_val, c.eval_batch_size)
             point = {"step": step, "epoch": step * bs / n, "time_s": train_time, "wall_s": wall_time,
-                     "train_loss": float(window_loss) / window_n,
+                     "image_size": size, "train_loss": float(window_loss) / window_n,
                      "train_accuracy": float(window_correct) / window_n,
                      "val_loss": val_loss, "val_accuracy": float((val_pred == y_val).float().mean())}
             history.append(point)
             window_loss.zero_(); window_correct.zero_(); window_n = 0
-        if over:
-            ctx.log(f"BEiT: stopped at step {step}/{total}, 1.5x over the {c.budget_s:.0f} s budget")
-            break
+
+    def speed(size: int) -> float:   # images/s at one size, its first step (compilation) left out
+        steps, seconds, first = by_size[size]
+        return (steps - 1) * bs / (seconds - first) if steps > 1 else bs / seconds
+
     return {"model": model, "forward": forward, "history": history, "train_time_s": train_time,
             "train_wall_s": wall_time, "budget_clock": c.budget_clock, "threads": threads,
             "images_per_s_by_threads": {t: bs / v for t, v in per_step_by_threads.items()},
-            "steps": step, "planned_steps": total, "epochs": step * bs / n, "bf16": bf16,
-            "compiled": bool(c.compile), "first_step_s": first_step_s,
+            "steps": step, "epochs": step * bs / n, "bf16": bf16, "compiled": bool(c.compile),
+            "first_step_s": by_size[c.low_res_size if c.low_res_size in by_size else c.image_size][2],
+            "compile_s": sum(first for _, _, first in by_size.values()),
+            "steps_by_size": {size: v[0] for size, v in by_size.items()},
+            "images_per_s_by_size": {size: speed(size) for size in by_size},
             "images_per_s": step * bs / max(train_time, 1e-9),
             "parameters": beit_models.count_parameters(model)}
 
@@ -549,7 +560,9 @@ def run(cfg: dict, ctx: Context) -> dict:
                  "compiled": b["compiled"], "first_step_s": b["first_step_s"],
                  "budget_clock": b["budget_clock"], "threads": b["threads"],
                  "images_per_s_by_threads": b["images_per_s_by_threads"], "stem": config.beit.stem, "images_per_s": b["images_per_s"], "steps": b["steps"],
-                 "planned_steps": b["planned_steps"], "epochs": b["epochs"], "budget_s": config.beit.budget_s,
+                 "epochs": b["epochs"], "budget_s": config.beit.budget_s, "compile_s": b["compile_s"],
+                 "low_res_size": config.beit.low_res_size or 0, "low_res_until": config.beit.low_res_until,
+                 "steps_by_size": b["steps_by_size"], "images_per_s_by_size": b["images_per_s_by_size"],
                  "image_size": config.beit.image_size, "patch_size": config.beit.patch_size,
                  "tokens": (config.beit.image_size // config.beit.patch_size) ** 2,
                  "hidden_size": config.beit.hidden_size, "layers": config.beit.layers,
