@@ -4,7 +4,7 @@
    same in-memory tensors (same model, optimiser, batch 32). Target: ours within 1.2x of the bare loop.
 2. BEiT (the cpu profile's model from configs/classification.yaml): training images per second,
    fp32 against bf16 autocast, and bf16 with torch.compile (--no-compile skips it), for each thread
-   count given.
+   count given; with the profile's progressive resizing, also compiled bf16 at beit.low_res_size.
 
 The two variants of each pair are timed alternately and the best of --rounds kept, so that load
 from other processes hurts both alike. Run it alone on the machine, e.g.
@@ -74,25 +74,30 @@ def bench_beit(threads: int, batch: int, steps: int, rounds: int, compile_too: b
     def forward(xb, bf16: bool):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             return model(pixel_values=xb).logits
-    compiled = torch.compile(forward)
+    compiled = torch.compile(forward, dynamic=False)     # one static graph per size, as in training
 
     def step(variant: str):
         xb = exp.normalise(augment.augment(x_u8, c.crop_padding, c.flip), mean, std)
-        logits = (compiled if variant == "bf16_compiled" else forward)(xb, variant != "fp32")
+        if variant == "bf16_compiled_low_res":
+            xb = F.interpolate(xb, size=c.low_res_size, mode="bilinear", align_corners=False, antialias=True)
+        logits = (compiled if variant.startswith("bf16_compiled") else forward)(xb, variant != "fp32")
         loss = F.cross_entropy(logits.float(), y, label_smoothing=c.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
-    variants = ("fp32", "bf16", "bf16_compiled") if compile_too else ("fp32", "bf16")
+    variants = ("fp32", "bf16") + (("bf16_compiled",) if compile_too else ()) \
+        + (("bf16_compiled_low_res",) if compile_too and c.low_res_size else ())
     best = dict.fromkeys(variants, 0.0)
-    compile_s = None
+    compile_s, compile_low_s = None, None
     for _ in range(rounds):
         for variant in variants:
             t = time.perf_counter()
             step(variant)                                # warm-up (kernel selection, caches, compilation)
             if variant == "bf16_compiled" and compile_s is None:
                 compile_s = time.perf_counter() - t
+            if variant == "bf16_compiled_low_res" and compile_low_s is None:
+                compile_low_s = time.perf_counter() - t
             t = time.perf_counter()
             for _ in range(steps):
                 step(variant)
@@ -103,6 +108,10 @@ def bench_beit(threads: int, batch: int, steps: int, rounds: int, compile_too: b
     if compile_too:
         result.update({"bf16_compiled_images_per_s": best["bf16_compiled"], "first_compiled_step_s": compile_s,
                        "compile_speedup": best["bf16_compiled"] / best["bf16"]})
+    if "bf16_compiled_low_res" in best:
+        result.update({"low_res_size": c.low_res_size, "low_res_images_per_s": best["bf16_compiled_low_res"],
+                       "first_low_res_step_s": compile_low_s,
+                       "low_res_speedup": best["bf16_compiled_low_res"] / best["bf16_compiled"]})
     return result
 
 
@@ -132,6 +141,10 @@ def main() -> None:
             print(f"  bf16 + torch.compile: {r['bf16_compiled_images_per_s']:.0f} images/s "
                   f"({r['compile_speedup']:.2f}x bf16 eager; first step with compilation "
                   f"{r['first_compiled_step_s']:.0f} s)", flush=True)
+        if "low_res_speedup" in r:
+            print(f"  bf16 + torch.compile at {r['low_res_size']} px: {r['low_res_images_per_s']:.0f} images/s "
+                  f"({r['low_res_speedup']:.2f}x at 32 px; first step with compilation "
+                  f"{r['first_low_res_step_s']:.0f} s)", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"mlp": mlp, "beit": beit}, indent=1) + "\n")
 
