@@ -119,6 +119,13 @@ def test_pixel_loss_at_input_and_at_logits_resolution():
         S.Config(models={"m": {"arch": "segformer", "loss_resolution": "half"}})
 
 
+@pytest.mark.parametrize("values", [{"early_train_size": [100, 160]}, {"early_train_size": [256, 256]},
+                                    {"early_train_size": [128]}, {"early_until": -0.1}])
+def test_bad_early_crop_options_are_config_errors(values):
+    with pytest.raises(ConfigError, match=f"models.m.{next(iter(values))}"):
+        S.Config(models={"m": {"arch": "segformer", "train_size": [192, 256], **values}})
+
+
 def test_multi_scale_prediction_averages_probabilities_of_all_passes():
     torch.manual_seed(0)
     model = build_segmentation_model("segformer", 11, TINY["segformer"]).eval()
@@ -162,6 +169,9 @@ def test_smoke_run_writes_metrics_and_figures(tmp_path):
     # the smoke SegFormer is also tested at its evaluation size alone (multi-scale in the config)
     assert 0.0 <= metrics["segformer"]["test_single_scale"]["miou"] <= 1.0
     assert "test_single_scale" not in metrics["beit"]
+    # small crops for the first half of the steps (early_until 0.5 of 4 steps), then train_size
+    assert metrics["segformer"]["steps"] == 4 and metrics["segformer"]["early_steps"] == 2
+    assert metrics["beit"]["early_steps"] == 0 and metrics["beit"]["early_images_per_second"] is None
     figures = {p.name for p in (tmp_path / "out" / "figures").iterdir()}
     assert {"samples_images.png", "samples_ground_truth.png", "samples_segformer.png", "samples_beit.png",
             "per_class_iou.svg", "val_miou.svg"} <= figures

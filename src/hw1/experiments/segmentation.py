@@ -32,6 +32,8 @@ class ModelSpec:
     config: dict = field(default_factory=dict)   # transformers config values (from scratch)
     pretrained: str | None = None     # hub id or local folder; overrides config
     train_size: list[int] = field(default_factory=lambda: [180, 240])   # crop [h, w]
+    early_train_size: list[int] | None = None   # smaller crops (same zoom, less context, faster steps)
+    early_until: float = 0.0          # until this fraction of the run, then train_size
     eval_size: list[int] = field(default_factory=lambda: [180, 240])    # full image resized to [h, w]
     scale_range: list[float] = field(default_factory=lambda: [1.0, 1.0])  # zoom relative to eval_size
     flip: bool = True
@@ -82,6 +84,14 @@ class Config:
             if specs[name].loss_resolution not in ("input", "logits"):
                 raise ConfigError(f"configs/segmentation.yaml: models.{name}.loss_resolution "
                                   f"{specs[name].loss_resolution!r}: expected input or logits")
+            early = specs[name].early_train_size
+            if early is not None and (len(early) != 2 or any(e <= 0 or e % 8 or e > t for e, t in
+                                                              zip(early, specs[name].train_size))):
+                raise ConfigError(f"configs/segmentation.yaml: models.{name}.early_train_size {early}: "
+                                  f"expected [h, w], multiples of 8, at most train_size {specs[name].train_size}")
+            if not 0.0 <= specs[name].early_until <= 1.0:
+                raise ConfigError(f"configs/segmentation.yaml: models.{name}.early_until "
+                                  f"{specs[name].early_until}: expected a fraction of the run in [0, 1]")
         self.models = specs
 
 
@@ -225,6 +235,7 @@ def train(name: str, spec: ModelSpec, data: dict[str, Split], weights: torch.Ten
     history = {"epoch": [], "train_seconds": [], "train_loss": [], "val_miou": [], "val_pixel_accuracy": []}
     trained = 0.0          # training seconds (validation excluded)
     step, epoch, images_seen = 0, 0, 0
+    early_steps, early_seconds = 0, 0.0
     done = False
     ctx.log(f"{name}: {count_parameters(model) / 1e6:.2f} M parameters, budget {spec.budget_s:.0f} s")
     while not done:
@@ -236,7 +247,11 @@ def train(name: str, spec: ModelSpec, data: dict[str, Split], weights: torch.Ten
             t0 = time.perf_counter()
             progress = max(trained / spec.budget_s, step / spec.max_steps if spec.max_steps > 0 else 0.0)
             idx = order[b * spec.batch_size:(b + 1) * spec.batch_size]
-            x, y = augment(train_split.images[idx], train_split.masks[idx], tuple(spec.train_size),
+            # small crops first: the same zoom (objects keep their size in pixels) with less context,
+            # so that early steps, which learn coarse appearance, cost less
+            early = spec.early_train_size is not None and progress < spec.early_until
+            size = spec.early_train_size if early else spec.train_size
+            x, y = augment(train_split.images[idx], train_split.masks[idx], tuple(size),
                            spec.eval_size[0] / train_split.images.shape[-2], tuple(spec.scale_range),
                            spec.flip, generator, spec.jitter)
             x, y = x.to(ctx.device), y.to(ctx.device)
@@ -253,6 +268,9 @@ def train(name: str, spec: ModelSpec, data: dict[str, Split], weights: torch.Ten
             step += 1
             images_seen += len(idx)
             trained += time.perf_counter() - t0
+            if early:
+                early_steps += 1
+                early_seconds += time.perf_counter() - t0
             if trained >= spec.budget_s or 0 < spec.max_steps <= step:
                 done = True
                 break
@@ -267,7 +285,10 @@ def train(name: str, spec: ModelSpec, data: dict[str, Split], weights: torch.Ten
             ctx.log(f"{name} epoch {epoch} ({trained:.0f} s): loss {np.mean(losses):.3f}, "
                     f"val mIoU {report['miou']:.3f}, pixel acc {report['pixel_accuracy']:.3f}")
     info = {"epochs": epoch, "steps": step, "train_seconds": trained, "images_seen": images_seen,
-            "train_images_per_second": images_seen / max(trained, 1e-9), "history": history}
+            "train_images_per_second": images_seen / max(trained, 1e-9), "history": history,
+            "early_steps": early_steps, "early_seconds": early_seconds,
+            "early_images_per_second": early_steps * spec.batch_size / early_seconds if early_steps else None,
+            "late_images_per_second": (step - early_steps) * spec.batch_size / max(trained - early_seconds, 1e-9)}
     return model, info
 
 
