@@ -1,0 +1,175 @@
+"""The one training loop of every experiment, as flat as nanoGPT's train.py.
+
+A run is `steps` optimizer steps. What happens at step s (the batch, its image size, the learning
+rate) depends on s alone, so the same code, config, data, seed and thread count give the same
+numbers; time is measured and reported, never decides anything.
+
+    for step in 1..steps:
+        batch = next_batch(step)                     # the experiment's data, on the device
+        with autocast: loss, stats = loss_fn(batch)  # forward
+        backward, clip, optimizer.step(), scheduler.step()
+        every eval_every steps (and at the end): history.evals += evaluate(step)
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from hw1.train.precision import autocast
+
+
+@dataclass
+class History:
+    """One shape for every experiment's training curves (history.json and the plots read it)."""
+    step: list = field(default_factory=list)          # every step ...
+    train_loss: list = field(default_factory=list)    # ... and its training loss
+    evals: list = field(default_factory=list)         # {"step", "train_<stat>" (window means), <evaluate()>}
+    timing: dict = field(default_factory=dict)        # seconds, steps and items/s per phase
+
+    def to_json(self) -> dict:
+        return {"step": self.step, "train_loss": self.train_loss, "evals": self.evals, "timing": self.timing}
+
+    def last(self) -> dict:
+        return self.evals[-1] if self.evals else {}
+
+
+def set_threads(threads: int | None) -> int:
+    """Set torch's CPU thread count (when given); returns the previous one."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    return previous
+
+
+def train_step(model, optimizer, scheduler, batch, loss_fn, device: str, precision: str,
+               grad_clip: float | None) -> tuple[float, dict]:
+    """One optimizer step on one batch: (loss, stats as floats)."""
+    model.train()
+    with autocast(device, precision):
+        out = loss_fn(batch)
+    loss, stats = out if isinstance(out, tuple) else (out, {})
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    loss_value = float(loss.detach())            # also waits for the device
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return loss_value, {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in stats.items()}
+
+
+def fit(*, model: torch.nn.Module, optimizer, scheduler, steps: int,
+        next_batch: Callable[[int], Any], loss_fn: Callable[[Any], Any],
+        device: str, precision: str = "fp32", grad_clip: float | None = None,
+        eval_every: int = 0, evaluate: Callable[[int], dict] | None = None,
+        phase: Callable[[int], str] | None = None, items_per_step: int = 1,
+        threads: int | None = None, progress=None, desc: str = "training") -> History:
+    """Train `model` for `steps` steps. loss_fn(batch) returns the loss, or (loss, {name: scalar})
+    whose values are averaged between evaluations into the eval points as train_<name>. phase(step)
+    labels steps for the timing (e.g. the image size); its first step is timed apart (compilation)."""
+    previous_threads = set_threads(threads)
+    history = History()
+    window: dict[str, float] = {}
+    window_steps = 0
+    phases: dict[str, dict] = {}
+    steps_iter = progress(range(1, steps + 1), desc=desc) if progress else range(1, steps + 1)
+    start = time.perf_counter()
+    try:
+        for step in steps_iter:
+            t0 = time.perf_counter()
+            loss_value, stats = train_step(model, optimizer, scheduler, next_batch(step), loss_fn, device,
+                                           precision, grad_clip)
+            seconds = time.perf_counter() - t0
+            history.step.append(step)
+            history.train_loss.append(loss_value)
+            for k, v in {"loss": loss_value, **stats}.items():
+                window[k] = window.get(k, 0.0) + v
+            window_steps += 1
+            label = phase(step) if phase else "all"
+            p = phases.setdefault(label, {"steps": 0, "seconds": 0.0, "first_step_s": seconds})
+            p["steps"] += 1
+            p["seconds"] += seconds
+            if evaluate and (step == steps or (eval_every and step % eval_every == 0)):
+                model.eval()
+                with torch.no_grad():
+                    point = {"step": step, **{f"train_{k}": v / window_steps for k, v in window.items()},
+                             **evaluate(step)}
+                history.evals.append(point)
+                window, window_steps = {}, 0
+    finally:
+        set_threads(previous_threads)
+    trained = sum(p["seconds"] for p in phases.values())
+    for p in phases.values():   # items/s without the phase's first step (compilation, warm-up)
+        rest = p["seconds"] - p["first_step_s"]
+        p["items_per_s"] = (p["steps"] - 1) * items_per_step / rest if p["steps"] > 1 and rest > 0 else None
+    history.timing = {"train_s": trained, "wall_s": time.perf_counter() - start,
+                      "items_per_s": steps * items_per_step / trained if trained else None,
+                      "phases": phases}
+    return history
+
+
+def estimate(*, model: torch.nn.Module, optimizer, scheduler, steps: int, next_batch, loss_fn, device: str,
+             precision: str = "fp32", grad_clip: float | None = None, eval_every: int = 0, evaluate=None,
+             phase=None, threads: int | None = None, timed: int = 2, **_ignored) -> float:
+    """Seconds that fit() with the same arguments would take, from a few timed steps of each phase
+    (after one untimed warm-up step, which also compiles) and one timed evaluation. Model, optimizer,
+    scheduler and random state are restored afterwards, so the run that follows is unchanged."""
+    import copy
+
+    saved = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()),
+             scheduler.state_dict() if scheduler is not None else None, torch.get_rng_state())
+    previous_threads = set_threads(threads)
+    counts: dict[str, list[int]] = {}
+    for step in range(1, steps + 1):
+        counts.setdefault(phase(step) if phase else "all", []).append(step)
+    total = 0.0
+    try:
+        for label, members in counts.items():
+            seconds = []
+            for k in range(timed + 1):
+                step = members[min(k, len(members) - 1)]
+                t0 = time.perf_counter()
+                train_step(model, optimizer, scheduler, next_batch(step), loss_fn, device, precision, grad_clip)
+                seconds.append(time.perf_counter() - t0)
+            total += sorted(seconds[1:])[len(seconds[1:]) // 2] * len(members)
+        if evaluate is not None:
+            model.eval()
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                evaluate(0)
+            evals = (steps // eval_every if eval_every else 0) + (0 if eval_every and steps % eval_every == 0 else 1)
+            total += (time.perf_counter() - t0) * evals
+    finally:
+        set_threads(previous_threads)
+        model.load_state_dict(saved[0])
+        optimizer.load_state_dict(saved[1])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved[2])
+        torch.set_rng_state(saved[3])
+    return total
+
+
+def time_steps(run_step: Callable[[], None], n: int = 3) -> float:
+    """Seconds per call of run_step, the median of n after one warm-up call (for estimates)."""
+    run_step()
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        run_step()
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+def log_estimate(ctx, plans: dict[str, dict]) -> dict[str, float]:
+    """Estimate each plan (fit() keyword arguments) and log one line before the work starts."""
+    seconds = {label: estimate(**kwargs) for label, kwargs in plans.items()}
+    parts = ", ".join(f"{label} {s / 60:.1f} min" for label, s in seconds.items())
+    ctx.log(f"estimated training time: {parts}; {sum(seconds.values()) / 60:.1f} min in all "
+            f"(from a few timed steps; compilation and test evaluation not included)")
+    return seconds
