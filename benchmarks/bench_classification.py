@@ -1,7 +1,8 @@
 """Timing of the classification experiment's training loops (not a test).
 
-1. MLP: one epoch of hw1.experiments.classification.mlp_epoch against a bare PyTorch loop over the
-   same in-memory tensors (same model, optimiser, batch 32). Target: ours within 1.2x of the bare loop.
+1. MLP: one epoch of hw1.experiments.classification.train_mlp (the shared training core,
+   hw1.train.loop.fit) against a bare PyTorch loop over the same in-memory tensors (same model,
+   optimiser, batch 32). Target: ours within 1.2x of the bare loop.
 2. BEiT (the cpu profile's model from configs/classification.yaml): training images per second,
    fp32 against bf16 autocast, and bf16 with torch.compile (--no-compile skips it), for each thread
    count given; with the profile's progressive resizing, also compiled bf16 at beit.low_res_size.
@@ -15,20 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-import yaml  # noqa: E402
-
-from hw1.data import augment  # noqa: E402
-from hw1.experiments import classification as exp  # noqa: E402
-from hw1.models import mlp as mlp_models  # noqa: E402
+import torch
+import torch.nn.functional as F
+from hw1 import config
+from hw1.data import augment
+from hw1.experiments import classification as exp
+from hw1.experiments.base import Context
+from hw1.models import mlp as mlp_models
 
 
 def bare_mlp_epoch(model, optimizer, x, y, batch_size):
@@ -44,15 +41,15 @@ def bare_mlp_epoch(model, optimizer, x, y, batch_size):
 
 def bench_mlp(n: int, rounds: int) -> dict:
     torch.set_num_threads(1)
-    x, y = torch.rand(n, 3072), torch.randint(0, 10, (n,))
-    g = torch.Generator().manual_seed(0)
+    x_u8, y = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 10, (n,))
+    x = x_u8.flatten(1).float() / 255
+    train, val = exp.cifar10.Split(x_u8, y), exp.cifar10.Split(x_u8[:10], y[:10])
+    ctx = Context("bench", "cpu", Path("/tmp/bench-out"), Path("."), "cpu", 0, Path("/tmp/bench-cache"),
+                  interactive=False)
     ours, bare = [], []
     for _ in range(rounds):
-        model = mlp_models.MLP()
-        opt, sched = mlp_models.keras_sgd(model, 0.01, 0.9, 1e-6)
-        t = time.perf_counter()
-        exp.mlp_epoch(model, opt, sched, x, y, 32, g)
-        ours.append(time.perf_counter() - t)
+        _, history, _ = exp.train_mlp(exp.MLPConfig(epochs=1), train, val, ctx)
+        ours.append(history.timing["train_s"])          # the training steps, evaluation left out
         model = mlp_models.MLP()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
         t = time.perf_counter()
@@ -63,8 +60,7 @@ def bench_mlp(n: int, rounds: int) -> dict:
 
 def bench_beit(threads: int, batch: int, steps: int, rounds: int, compile_too: bool = True) -> dict:
     torch.set_num_threads(threads)
-    spec = yaml.safe_load((ROOT / "configs" / "classification.yaml").read_text())
-    c = exp.BeitConfig(**spec["profiles"]["cpu"]["beit"])
+    c = config.load(exp.Config, "classification", "cpu").beit
     torch.manual_seed(0)
     model, mean, std = exp.build_beit(c)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -128,8 +124,7 @@ def main() -> None:
     mlp = bench_mlp(args.mlp_images, args.rounds)
     print(f"MLP epoch ({mlp['images']} images, batch 32, 1 thread): ours {mlp['ours_s']:.2f} s, "
           f"bare loop {mlp['bare_s']:.2f} s, ratio {mlp['ratio']:.2f} (target <= 1.2)", flush=True)
-    spec = yaml.safe_load((ROOT / "configs" / "classification.yaml").read_text())
-    batch = spec["profiles"]["cpu"]["beit"]["batch_size"]
+    batch = config.load(exp.Config, "classification", "cpu").beit.batch_size
     beit = []
     for threads in args.threads:
         r = bench_beit(threads, batch, args.beit_steps, args.rounds, not args.no_compile)

@@ -1,9 +1,10 @@
 """Timing of the segmentation experiment's SegFormer training step (not a test).
 
 The cpu profile's SegFormer (configs/segmentation.yaml) against the variants its choices were made
-from: decoder width (the profile's against b0's 256), crop size (the profile's early_train_size
-against train_size) and, with --compile, torch.compile against eager. Each variant is a fresh model
-on random data with bf16 autocast and the loss at the logits' resolution, as in training; the
+from: decoder width (the profile's against b0's 256), precision (bf16 autocast against fp32: bf16
+pays only where the CPU has AMX or AVX512-BF16), crop size (the profile's early_train_size against
+train_size) and, with --compile, torch.compile against eager. Each variant is a fresh model on
+random data with bf16 autocast (unless marked fp32) and the loss at the logits' resolution; the
 variants take turns for --rounds rounds and the best images/s of each is kept, so that load from
 other processes hurts all alike. Run it alone on the machine:
 
@@ -14,21 +15,17 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+import torch
 
-import torch  # noqa: E402
-import yaml  # noqa: E402
-
-from hw1.experiments import segmentation as seg  # noqa: E402
-from hw1.models.segmentation import build_segmentation_model, segmentation_logits  # noqa: E402
+from hw1 import config
+from hw1.experiments import segmentation as seg
+from hw1.models.segmentation import build_segmentation_model, segmentation_logits
 
 
-def make_step(config: dict, size: list[int], batch: int, compiled: bool):
+def make_step(config: dict, size: list[int], batch: int, compiled: bool, bf16: bool = True):
     torch.manual_seed(0)
     model = build_segmentation_model("segformer", seg.NUM_CLASSES, config, None, seg.CLASS_NAMES,
                                      seg.IGNORE_INDEX)
@@ -37,7 +34,7 @@ def make_step(config: dict, size: list[int], batch: int, compiled: bool):
     y = torch.randint(0, seg.NUM_CLASSES, (batch, *size))
 
     def forward(images):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             return segmentation_logits(model, images)
     forward_fn = torch.compile(forward, dynamic=False) if compiled else forward
 
@@ -59,18 +56,20 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    spec = yaml.safe_load((ROOT / "configs" / "segmentation.yaml").read_text())["profiles"]["cpu"]["models"]["segformer"]
-    ours, b0 = spec["config"], {**copy.deepcopy(spec["config"]), "decoder_hidden_size": 256}
-    full, early, batch = spec["train_size"], spec.get("early_train_size") or spec["train_size"], spec["batch_size"]
+    spec = config.load(seg.Config, "segmentation", "cpu").models["segformer"]
+    ours, b0 = spec.config, {**copy.deepcopy(spec.config), "decoder_hidden_size": 256}
+    full, early, batch = spec.train_size, spec.early_train_size or spec.train_size, spec.batch_size
     width = ours["decoder_hidden_size"]
-    variants = {f"decoder 256, crop {full[0]}x{full[1]}": (b0, full, False),
-                f"decoder {width}, crop {full[0]}x{full[1]}": (ours, full, False),
-                f"decoder {width}, crop {early[0]}x{early[1]}": (ours, early, False)}
+    # (model config, crop, torch.compile, bf16 autocast); bf16 pays only with AMX/AVX512-BF16
+    variants = {f"decoder 256, crop {full[0]}x{full[1]}": (b0, full, False, True),
+                f"decoder {width}, crop {full[0]}x{full[1]}": (ours, full, False, True),
+                f"decoder {width}, crop {full[0]}x{full[1]}, fp32": (ours, full, False, False),
+                f"decoder {width}, crop {early[0]}x{early[1]}": (ours, early, False, True)}
     if args.compile:
-        variants[f"decoder {width}, crop {full[0]}x{full[1]}, compiled"] = (ours, full, True)
+        variants[f"decoder {width}, crop {full[0]}x{full[1]}, compiled"] = (ours, full, True, True)
     steps, best, first = {}, dict.fromkeys(variants, 0.0), {}
-    for name, (config, size, compiled) in variants.items():
-        steps[name] = make_step(config, size, batch, compiled)
+    for name, (model_config, size, compiled, bf16) in variants.items():
+        steps[name] = make_step(model_config, size, batch, compiled, bf16)
         t = time.perf_counter()
         steps[name]()                                    # warm-up (and compilation)
         first[name] = time.perf_counter() - t

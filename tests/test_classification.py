@@ -1,5 +1,5 @@
 """The MLP (exactly the original's), Keras' decay, the BEiT builders and pretrained loading
-(on a tiny checkpoint saved locally), the schedule, and a smoke run of the whole experiment."""
+(on a tiny checkpoint saved locally), the config checks, and a smoke run of the whole experiment."""
 from __future__ import annotations
 
 import json
@@ -9,11 +9,25 @@ from pathlib import Path
 import pytest
 import torch
 
+from hw1 import config as C
 from hw1.errors import ConfigError
 from hw1.experiments import classification as exp
 from hw1.experiments.base import Context
 from hw1.models import beit as beit_models
 from hw1.models import mlp as mlp_models
+from hw1.train.batches import epoch_order
+from hw1.train.optim import schedule
+
+
+def smoke_config(**beit) -> exp.Config:
+    src = C.read("classification", "smoke")
+    src.values["beit"].update(beit)
+    return C.build(exp.Config, src)
+
+
+def context(tmp_path, precision="fp32") -> Context:
+    return Context("classification", "smoke", tmp_path / "out", tmp_path, "cpu", 0, tmp_path / "cache",
+                   precision=precision, interactive=False)
 
 
 def test_mlp_is_the_originals_855050_parameters():
@@ -27,7 +41,8 @@ def test_mlp_is_the_originals_855050_parameters():
 
 def test_keras_time_based_decay():
     model = mlp_models.MLP()
-    opt, sched = mlp_models.keras_sgd(model, lr=0.01, momentum=0.9, decay=1e-3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    sched = schedule(opt, "keras_time_decay", 1000, decay=1e-3)
     group = opt.param_groups[0]
     assert group["nesterov"] and group["momentum"] == 0.9 and group["lr"] == pytest.approx(0.01)
     for _ in range(500):
@@ -36,27 +51,23 @@ def test_keras_time_based_decay():
     assert group["lr"] == pytest.approx(0.01 / (1 + 1e-3 * 500))
 
 
-def test_mlp_epoch_learns_synthetic_data():
-    data = exp.synthetic(300, 10, seed=0)
-    x, y = data.x_train.flatten(1).float() / 255, data.y_train
+def test_mlp_learns_synthetic_data(tmp_path):
+    data = exp.cifar10.synthetic(300, 10, seed=0)
+    split = exp.cifar10.Split(data.x_train, data.y_train)
     torch.manual_seed(0)
-    model = mlp_models.MLP()
-    opt, sched = mlp_models.keras_sgd(model, 0.01, 0.9, 1e-6)
-    g = torch.Generator().manual_seed(0)
-    first, _ = exp.mlp_epoch(model, opt, sched, x, y, 32, g)
-    for _ in range(3):
-        last, acc = exp.mlp_epoch(model, opt, sched, x, y, 32, g)
-    assert last < first * 0.5 and acc > 0.9
-    assert sched.last_epoch == 4 * math.ceil(300 / 32)          # one decay step per iteration
+    c = exp.MLPConfig(epochs=4, batch_size=32)
+    model, history, final_lr = exp.train_mlp(c, split, split, context(tmp_path))
+    per_epoch = math.ceil(300 / 32)                          # Keras keeps the last, smaller batch
+    assert len(history.step) == 4 * per_epoch and [e["step"] for e in history.evals] == [per_epoch * k for k in (1, 2, 3, 4)]
+    assert history.evals[-1]["train_loss"] < history.evals[0]["train_loss"] * 0.5
+    assert history.evals[-1]["val_accuracy"] > 0.9
+    assert final_lr == pytest.approx(0.01 / (1 + 1e-6 * 4 * per_epoch))   # one decay step per iteration
 
 
-def test_warmup_cosine():
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    s = exp.WarmupCosine(opt, lr=1.0, min_lr=0.1, warmup=10)
-    assert s.set(0, 0.0) == pytest.approx(0.1) and s.set(9, 0.0) == pytest.approx(1.0)
-    assert s.set(60, 0.5) == pytest.approx(0.55) and s.set(110, 1.0) == pytest.approx(0.1)
-    assert s.set(200, 1.7) == pytest.approx(0.1)                  # progress is clipped to [0, 1]
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
+def test_epoch_order_depends_on_epoch_and_seed_only():
+    assert torch.equal(epoch_order(100, 3, 0), epoch_order(100, 3, 0))
+    assert not torch.equal(epoch_order(100, 3, 0), epoch_order(100, 4, 0))
+    assert sorted(epoch_order(100, 3, 1).tolist()) == list(range(100))
 
 
 def test_small_beit_has_relative_bias_and_mean_pooling():
@@ -77,22 +88,19 @@ def test_pretrained_from_local_folder_fine_tunes_one_step(tmp_path):
     saved = beit_models.scratch(3, ["x", "y", "z"], image_size=32, hidden_size=32, layers=1, heads=2,
                                 patch_size=8)
     saved.save_pretrained(tmp_path / "tiny-beit")
-    c = exp.BeitConfig(pretrained=str(tmp_path / "tiny-beit"), image_size=32, batch_size=8,
-                       lr=1e-3, warmup_steps=1, budget_s=30, max_epochs=1, probe_steps=1, evals=1,
-                       eval_batch_size=8, bf16=False)
-    data = exp.synthetic(16, 8, seed=0)
+    c = exp.BeitConfig(pretrained=str(tmp_path / "tiny-beit"), image_size=32, patch_size=8, batch_size=8,
+                       lr=1e-3, warmup_steps=0, steps=1, eval_every=1, eval_batch_size=8)
+    data = exp.cifar10.synthetic(16, 8, seed=0)
     train = exp.cifar10.Split(data.x_train[:8], data.y_train[:8])
     val = exp.cifar10.Split(data.x_train[8:], data.y_train[8:])
-    ctx = Context("classification", "smoke", tmp_path / "out", tmp_path, "cpu", 0, tmp_path / "cache",
-                  interactive=False)
     before = saved.beit.layers[0].attention.q_proj.weight.detach().clone()
-    result = exp.train_beit(c, train, val, ctx, seed=0)
-    model = result["model"]
-    assert result["steps"] == 1 and model.config.num_labels == 10
+    model, mean, std = exp.build_beit(c)
+    forward, history = exp.train_beit(c, model, mean, std, train, val, context(tmp_path))
+    assert len(history.step) == 1 and model.config.num_labels == 10
     assert model.config.id2label[3] == "cat"
     after = model.beit.layers[0].attention.q_proj.weight
     assert not torch.equal(after.detach(), before)               # loaded weights, then one update
-    assert math.isfinite(result["history"][-1]["val_loss"])
+    assert math.isfinite(history.evals[-1]["val_loss"])
 
 
 def test_pretrained_offline_fails_with_a_clear_message(monkeypatch, tmp_path):
@@ -108,48 +116,42 @@ def test_pretrained_offline_fails_with_a_clear_message(monkeypatch, tmp_path):
 
 
 def test_unknown_option_is_named():
-    with pytest.raises(ConfigError, match="beit.widht"):
-        exp.Config.from_dict({"beit": {"widht": 3}})
+    with pytest.raises(ConfigError, match=r"configs/classification.yaml: profiles.smoke.beit.widht: unknown option"):
+        smoke_config(widht=3)
 
 
 def test_smoke_run_writes_everything(tmp_path):
-    import yaml
-
-    spec = yaml.safe_load(Path("configs/classification.yaml").read_text())
-    cfg = {**spec["common"], **spec["profiles"]["smoke"]}
-    ctx = Context("classification", "smoke", tmp_path / "out", tmp_path, "cpu", 0, tmp_path / "cache",
-                  interactive=False)
-    metrics = exp.run(cfg, ctx)
+    config = smoke_config()
+    metrics = exp.run(config, context(tmp_path))
     for model in ("mlp", "beit"):
         test = metrics[model]["test"]
         assert 0 <= test["accuracy"] <= 1 and 0 <= test["macro_f1"] <= 1 and test["loss"] > 0
         assert test["micro_f1"] == test["accuracy"]
         assert metrics[model]["train"]["loss"] > 0 and 0 <= metrics[model]["validation"]["accuracy"] <= 1
+        assert "train_s" in metrics[model]["timing"]
     assert metrics["mlp"]["test"]["accuracy"] > 0.5               # the synthetic classes are easy
     assert metrics["mlp"]["parameters"] == 855_050
     out = tmp_path / "out"
     for fig in ("mlp_curves", "mlp_confusion", "beit_curves", "beit_confusion", "accuracy_vs_time"):
         assert (out / "figures" / f"{fig}.svg").is_file()
     samples = json.loads((out / "data" / "samples.json").read_text())
-    assert len(samples) == cfg["n_samples"]
-    assert all((out / s["image"]).is_file() and s["true"] in exp.CLASSES for s in samples)
+    assert len(samples) == config.n_samples
+    assert all((out / s["image"]).is_file() and s["true"] in exp.CLASSES and s["pred_mlp"] in exp.CLASSES
+               for s in samples)
     table = json.loads((out / "tables" / "mlp_summary.json").read_text())
     assert table["rows"][-1] == ["total", "", 855_050]
-    # progressive resizing: the first half of the steps at the smaller size, the rest at full size
+    # progressive resizing: the first low_res_steps steps at the smaller size, the rest at full size
     beit = metrics["beit"]
-    assert beit["low_res_size"] == 16 and set(beit["steps_by_size"]) == {16, 32}
-    assert beit["steps_by_size"][16] == beit["steps_by_size"][32] == beit["steps"] / 2
-    assert beit["epochs"] == pytest.approx(1.0, abs=0.1)          # the smoke run is bounded by max_epochs
+    assert beit["low_res_size"] == 16 and beit["steps_by_size"] == {16: 5, 32: 5}
+    assert set(beit["timing"]["images_per_s_by_size"]) == {"16", "32"}
+    history = json.loads((out / "data" / "history.json").read_text())
+    assert [e["image_size"] for e in history["beit"]] == [16, 32]  # evaluated at steps 5 and 10
 
 
-@pytest.mark.parametrize("option, message", [({"low_res_size": 20}, "multiple of beit.patch_size"),
-                                             ({"low_res_size": 32}, "smaller than beit.image_size"),
-                                             ({"low_res_size": 16, "low_res_until": 1.5}, r"\[0, 1\]")])
-def test_bad_low_res_options_are_named(tmp_path, option, message):
-    c = exp.BeitConfig(hidden_size=32, layers=1, heads=2, patch_size=8, **option)
-    data = exp.synthetic(16, 8, seed=0)
-    split = exp.cifar10.Split(data.x_train, data.y_train)
-    ctx = Context("classification", "smoke", tmp_path / "out", tmp_path, "cpu", 0, tmp_path / "cache",
-                  interactive=False)
-    with pytest.raises(ConfigError, match=f"low_res.*{message}"):
-        exp.train_beit(c, split, split, ctx, seed=0)
+@pytest.mark.parametrize("option, message", [({"low_res_size": 20}, "low_res_size: must be smaller than image_size=32 and a multiple of patch_size=8"),
+                                             ({"low_res_size": 32}, "low_res_size: must be smaller"),
+                                             ({"low_res_steps": 11}, "low_res_steps: must be at most steps=10"),
+                                             ({"steps": 0}, r"steps: expected >= 1, got 0")])
+def test_bad_beit_options_are_named(option, message):
+    with pytest.raises(ConfigError, match=f"configs/classification.yaml: profiles.smoke.beit.{message}"):
+        smoke_config(**option)

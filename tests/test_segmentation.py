@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from hw1 import config as C
 from hw1.errors import ConfigError
 from hw1.experiments import segmentation as S
 from hw1.experiments.base import Context
@@ -93,12 +94,28 @@ def test_median_frequency_weights_by_hand():
     assert S.class_weights(masks, power=0.5, clip=10.0)[0].item() == pytest.approx((median / f0) ** 0.5)
 
 
-def test_learning_rate_schedule():
-    assert S.lr_factor(0.0, 0.1, 1.0) == pytest.approx(1e-3)
-    assert S.lr_factor(0.05, 0.1, 1.0) == pytest.approx(0.5)
-    assert S.lr_factor(0.1, 0.1, 1.0) == pytest.approx(1.0)
-    assert S.lr_factor(0.55, 0.1, 1.0) == pytest.approx(0.5)
-    assert S.lr_factor(1.0, 0.1, 1.0) == 0.0
+def smoke_config(**segformer) -> S.Config:
+    src = C.read("segmentation", "smoke")
+    src.values["models"]["segformer"].update(segformer)
+    return C.build(S.Config, src)
+
+
+def test_polynomial_schedule_is_a_function_of_the_step():
+    from hw1.train.optim import schedule
+
+    def lrs():
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = schedule(opt, "polynomial", 100, 10, power=1.0)
+        out = []
+        for _ in range(101):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return out
+    lr = lrs()
+    assert lr[0] == 0.0 and lr[5] == pytest.approx(0.5) and lr[10] == pytest.approx(1.0)
+    assert lr[55] == pytest.approx(0.5, abs=1e-5) and lr[100] == pytest.approx(0.0, abs=1e-5)
+    assert lrs() == lr
 
 
 def test_pixel_loss_at_input_and_at_logits_resolution():
@@ -115,15 +132,24 @@ def test_pixel_loss_at_input_and_at_logits_resolution():
     up = F.interpolate(logits, size=(8, 12), mode="bilinear", align_corners=False)
     expected = F.cross_entropy(up, masks, weight=weight, ignore_index=S.IGNORE_INDEX)
     assert torch.allclose(S.pixel_loss(logits, masks, weight, "input"), expected)
-    with pytest.raises(ConfigError, match="loss_resolution"):
-        S.Config(models={"m": {"arch": "segformer", "loss_resolution": "half"}})
+    with pytest.raises(ConfigError, match="profiles.smoke.models.segformer.loss_resolution: expected one of input, logits"):
+        smoke_config(loss_resolution="half")
 
 
-@pytest.mark.parametrize("values", [{"early_train_size": [100, 160]}, {"early_train_size": [256, 256]},
-                                    {"early_train_size": [128]}, {"early_until": -0.1}])
-def test_bad_early_crop_options_are_config_errors(values):
-    with pytest.raises(ConfigError, match=f"models.m.{next(iter(values))}"):
-        S.Config(models={"m": {"arch": "segformer", "train_size": [192, 256], **values}})
+@pytest.mark.parametrize("values", [{"early_train_size": [20, 32]}, {"early_train_size": [256, 256]},
+                                    {"early_train_size": [128]}, {"early_steps": -1}, {"early_steps": 5},
+                                    {"train_size": 32}])
+def test_bad_crop_options_are_config_errors(values):
+    with pytest.raises(ConfigError, match=rf"^configs/segmentation.yaml: profiles.smoke.models.segformer.{next(iter(values))}: "):
+        smoke_config(**values)
+
+
+def test_the_issue_example_message(tmp_path):
+    text = (Path(__file__).resolve().parents[1] / "configs" / "segmentation.yaml").read_text()
+    (tmp_path / "segmentation.yaml").write_text(text.replace("train_size: [192, 256]", "train_size: 32"))
+    with pytest.raises(ConfigError) as error:
+        C.load(S.Config, "segmentation", "cpu", tmp_path)
+    assert str(error.value).endswith("segmentation.yaml: profiles.cpu.models.segformer.train_size: expected [h, w], got 32")
 
 
 def test_multi_scale_prediction_averages_probabilities_of_all_passes():
@@ -131,7 +157,7 @@ def test_multi_scale_prediction_averages_probabilities_of_all_passes():
     model = build_segmentation_model("segformer", 11, TINY["segformer"]).eval()
     images = torch.randint(0, 256, (3, 3, 48, 64), dtype=torch.uint8)
     spec = S.ModelSpec(arch="segformer", eval_size=[32, 48])
-    cfg = S.Config(models={}, bf16=False, eval_batch_size=2, flip_test=True)
+    cfg = S.Config(models={}, eval_batch_size=2, flip_test=True)
     assert S.scaled_size([24, 32], 1.5) == (40, 48)      # 36x48, rounded to multiples of 8
     assert S.scaled_size([32, 48], 1.5) == (48, 72)
 
@@ -144,34 +170,33 @@ def test_multi_scale_prediction_averages_probabilities_of_all_passes():
                 logits = logits.flip(-1) if flipped else logits
                 expected = expected + F.interpolate(logits, size=(48, 64), mode="bilinear",
                                                     align_corners=False).softmax(1)
-    pred = S.predict(model, images, spec, cfg, "cpu", scales=[1.0, 1.5])
+    pred = S.predict(model, images, spec, cfg, "cpu", "fp32", scales=[1.0, 1.5])
     assert pred.shape == (3, 48, 64)
     assert torch.equal(pred, expected.argmax(1))
     # one scale differs from two somewhere (otherwise the test would not tell them apart)
-    assert not torch.equal(S.predict(model, images, spec, cfg, "cpu", scales=[1.0]), pred)
+    assert not torch.equal(S.predict(model, images, spec, cfg, "cpu", "fp32", scales=[1.0]), pred)
 
 
 def test_smoke_run_writes_metrics_and_figures(tmp_path):
-    import yaml
-
-    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "segmentation.yaml").read_text())
-    cfg = {**data["common"], **data["profiles"]["smoke"]}
     ctx = Context(name="segmentation", profile="smoke", out_dir=tmp_path / "out", data_root=tmp_path,
                   device="cpu", seed=0, cache_dir=tmp_path / "cache", interactive=False)
-    metrics = S.run(cfg, ctx)
+    metrics = S.run(smoke_config(), ctx)
     for model in ("segformer", "beit"):
         test = metrics[model]["test"]
         assert 0.0 <= test["miou"] <= 1.0 and 0.0 <= test["pixel_accuracy"] <= 1.0
         assert len(test["per_class_iou"]) == 11 and set(test["per_class"]) == set(S.CLASS_NAMES)
-        assert metrics[model]["parameters"] > 0 and metrics[model]["inference_images_per_second"] > 0
+        assert metrics[model]["parameters"] > 0 and metrics[model]["timing"]["inference_images_per_second"] > 0
     # the synthetic scenes are learnable: road is found (at the size the tiny model was trained for)
     assert metrics["segformer"]["test_single_scale"]["per_class"]["road"] > 0.3
     # the smoke SegFormer is also tested at its evaluation size alone (multi-scale in the config)
     assert 0.0 <= metrics["segformer"]["test_single_scale"]["miou"] <= 1.0
     assert "test_single_scale" not in metrics["beit"]
-    # small crops for the first half of the steps (early_until 0.5 of 4 steps), then train_size
+    # small crops for the first half of the steps (early_steps 2 of 4), then train_size
     assert metrics["segformer"]["steps"] == 4 and metrics["segformer"]["early_steps"] == 2
-    assert metrics["beit"]["early_steps"] == 0 and metrics["beit"]["early_images_per_second"] is None
+    assert metrics["segformer"]["images_seen"] == 32
+    assert metrics["beit"]["early_steps"] == 0 and metrics["beit"]["timing"]["early_images_per_second"] is None
+    history = json.loads((tmp_path / "out" / "data" / "history_segformer.json").read_text())
+    assert [e["step"] for e in history["evals"]] == [2, 4] and [e["images"] for e in history["evals"]] == [16, 32]
     figures = {p.name for p in (tmp_path / "out" / "figures").iterdir()}
     assert {"samples_images.png", "samples_ground_truth.png", "samples_segformer.png", "samples_beit.png",
             "per_class_iou.svg", "val_miou.svg"} <= figures

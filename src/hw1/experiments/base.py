@@ -2,13 +2,14 @@
 
 An experiment is a module `hw1.experiments.<name>` with one function
 
-    def run(cfg: dict, ctx: Context) -> dict      # returns metrics (JSON-serialisable)
+    def run(config: Config, ctx: Context) -> dict   # returns metrics (JSON-serialisable)
 
-`cfg` is its profile's configuration from `configs/<name>.yaml` (common values merged with the
-profile's). Everything it produces goes through `ctx`, into a temporary folder that the runner
+`config` is the module's `Config` dataclass, filled by hw1.config from `configs/<name>.yaml`
+(`common` deep-merged with the profile's section, every key and type checked). Everything it produces goes through `ctx`, into a temporary folder that the runner
 swaps in as `results/<name>/` only when `run` returns. Layout of that folder:
 
-    metrics.json            what run() returned
+    metrics.json            what run() returned; everything measured in seconds (or per second)
+                            sits under keys named `timing`: the rest is identical on a rerun
     provenance.json         written by the runner
     figures/<fig>.svg|png   plots as SVG, image grids as PNG
     tables/<table>.json     {"columns": [...], "rows": [[...], ...]}
@@ -40,6 +41,17 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def round_floats(obj: Any, digits: int = 6) -> Any:
+    """Floats rounded to `digits` decimals, at any depth (metrics are reported, not accumulated)."""
+    if isinstance(obj, float):
+        return round(obj, digits)
+    if isinstance(obj, dict):
+        return {k: round_floats(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [round_floats(v, digits) for v in obj]
+    return obj
+
+
 def write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(to_jsonable(obj), indent=1, ensure_ascii=False, sort_keys=False) + "\n",
@@ -55,6 +67,7 @@ class Context:
     device: str               # "cpu", "cuda", "cuda:1", ...
     seed: int
     cache_dir: Path           # for decoded datasets and other derived, uncommitted files
+    precision: str = "fp32"   # "bf16" or "fp32": chosen once by the runner (hw1.train.precision)
     interactive: bool = field(default_factory=lambda: sys.stderr.isatty())
 
     # ----- outputs -------------------------------------------------------------------------
@@ -119,7 +132,8 @@ class Context:
             done = total and i / total >= next_fraction
             if done or now - last_print > 30 or (total and i == total):
                 where = f"{i}/{total}" if total else str(i)
-                print(f"{label}: {where} ({now - start:.0f} s)", file=sys.stderr, flush=True)
+                eta = f", about {(now - start) * (total - i) / i:.0f} s left" if total and i < total else ""
+                print(f"{label}: {where} ({now - start:.0f} s{eta})", file=sys.stderr, flush=True)
                 last_print = now
                 while total and i / total >= next_fraction:
                     next_fraction += 0.1

@@ -16,7 +16,7 @@ from hw1.errors import ConfigError
 
 def scratch_config(num_labels: int, image_size: int = 32, patch_size: int = 4, hidden_size: int = 192,
                    layers: int = 6, heads: int = 3, mlp_ratio: float = 2.0, drop_path: float = 0.0,
-                   layer_scale: float = 0.1, shared_bias: bool = False):
+                   layer_scale: float = 0.1):
     from transformers import BeitConfig
 
     if image_size % patch_size:
@@ -29,7 +29,7 @@ def scratch_config(num_labels: int, image_size: int = 32, patch_size: int = 4, h
         intermediate_size=int(hidden_size * mlp_ratio), hidden_act="gelu",
         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, drop_path_rate=drop_path,
         use_absolute_position_embeddings=False,
-        use_relative_position_bias=not shared_bias, use_shared_relative_position_bias=shared_bias,
+        use_relative_position_bias=True, use_shared_relative_position_bias=False,
         use_mean_pooling=True, layer_scale_init_value=layer_scale,
         num_labels=num_labels, attn_implementation="sdpa",
     )
@@ -73,7 +73,7 @@ def scratch(num_labels: int, labels: list[str] | None = None, stem: str = "patch
     return model
 
 
-def pretrained(name: str, labels: list[str], option: str = "beit.pretrained"):
+def pretrained(name: str, labels: list[str], option: str = "configs/classification.yaml beit.pretrained"):
     """Load `name` (hub id or local folder) with a new head for `labels`; a ConfigError naming the
     model when it is neither a local folder nor downloadable."""
     from transformers import BeitForImageClassification

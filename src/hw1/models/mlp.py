@@ -40,13 +40,3 @@ def summary(model: MLP) -> list[list]:
                         ("dense_3 (Dense, softmax)", model.fc3)):
         rows.append([name, f"(None, {layer.out_features})", sum(p.numel() for p in layer.parameters())])
     return rows
-
-
-def keras_sgd(model: nn.Module, lr: float, momentum: float, decay: float, nesterov: bool = True):
-    """SGD with Keras' time-based decay, lr_t = lr / (1 + decay * t), t = iterations done so far.
-
-    Returns (optimizer, scheduler); call scheduler.step() after every optimizer.step().
-    """
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=nesterov)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1.0 / (1.0 + decay * t))
-    return optimizer, scheduler

@@ -33,5 +33,5 @@ def from_pretrained(model_class, name: str, option: str, fallback: str, **kwargs
             f"{option}={name!r}: cannot load this pretrained {model_class.__name__}: it is not a local "
             f"folder and could not be fetched from the Hugging Face hub (no network, or not in the local "
             f"cache {os.environ.get('HF_HOME', '~/.cache/huggingface')}). Download it once with network "
-            f"access (huggingface-cli download {name}) or point {option} at a folder saved with "
+            f"access (hf download {name}) or point {option} at a folder saved with "
             f"save_pretrained{fallback}. ({first})") from None
