@@ -2,15 +2,38 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+import hw1
+from hw1 import config as C
 from hw1.data import text_corpus as tc
+from hw1.errors import ConfigError
 from hw1.experiments import bert as E
-from hw1.experiments.base import Context
+from hw1.experiments import bert_attention as A
+from hw1.experiments import bert_pretraining as P
 from hw1.models.bert import BertConfig, BertForPreTraining
+
+SRC = Path(hw1.__file__).resolve().parents[1]
+
+
+def python(code: str, hash_seed: int, *args: str) -> subprocess.Popen:
+    """A fresh Python process running `code` (hw1 importable), with its own PYTHONHASHSEED."""
+    env = {**os.environ, "PYTHONHASHSEED": str(hash_seed),
+           "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 300) -> str:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-3000:]
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +68,30 @@ def test_wordpiece_special_tokens_and_canonical_ids(data):
     assert [tok.id_to_token(i) for i in range(5)] == tc.SPECIAL_TOKENS
     rest = [tok.id_to_token(i) for i in range(5, tok.get_vocab_size())]
     assert rest == sorted(rest) and tok.get_vocab_size() == 500
-    again = set(tc.train_wordpiece(data.train_docs, 500).get_vocab())
-    assert len(again & set(tok.get_vocab())) >= 0.97 * 500        # ties may differ, little else
+    assert tc.train_wordpiece(data.train_docs, 500).get_vocab() == tok.get_vocab()
+    # the same algorithm as tokenizers' trainer: the vocabularies differ in tied merges only
+    theirs = set(tc.train_wordpiece_hf(data.train_docs, 500).get_vocab())
+    assert len(theirs & set(tok.get_vocab())) >= 0.97 * 500
     pieces = tok.encode("The exception is raised.").tokens
     assert pieces[0] == "the" and pieces[-1] == "."
+
+
+def test_wordpiece_vocab_merges_the_most_frequent_pair_and_breaks_ties_stably():
+    n = len(tc.SPECIAL_TOKENS)
+    # the alphabet (every character), then the characters that continue a word; "xy" is the most
+    # frequent pair
+    counts = {"ab": 2, "cd": 2, "xy": 3}
+    alphabet = ["a", "b", "c", "d", "x", "y", "##b", "##d", "##y"]
+    assert tc.wordpiece_vocab(counts, n + 9) == tc.SPECIAL_TOKENS + alphabet
+    assert tc.wordpiece_vocab(counts, n + 10)[-1] == "xy"
+    # "ab" and "cd" tie (2 each): the pair of older tokens ("a" before "c") is merged first,
+    # whatever the order of the words
+    assert tc.wordpiece_vocab(counts, n + 11)[-1] == "ab"
+    assert tc.wordpiece_vocab({"cd": 2, "xy": 3, "ab": 2}, n + 11)[-1] == "ab"
+    assert tc.wordpiece_vocab(counts, 100)[-3:] == ["xy", "ab", "cd"]
+    assert tc.wordpiece_vocab({"ab": 1}, 100, min_frequency=2) == tc.SPECIAL_TOKENS + ["a", "b", "##b"]
+    # merges inside longer words: "abab" -> a ##b ##a ##b -> ab ##ab -> abab
+    assert tc.wordpiece_vocab({"abab": 5}, 100)[-3:] == ["ab", "##ab", "abab"]
 
 
 def _position_stream(sentence_lengths: list[list[int]]) -> tc.TokenStream:
@@ -114,7 +157,7 @@ def test_pretraining_losses_match_the_model_forward(data):
     model = BertForPreTraining(BertConfig(vocab_size=data.vocab_size, hidden_size=32, num_layers=1,
                                           num_heads=2, intermediate_size=64, max_position=32)).eval()
     batch = tc.pretraining_batch(data.train, 8, 32, data.vocab_size, torch.Generator().manual_seed(1))
-    ours = E.pretraining_losses(model, batch)
+    ours = P.pretraining_losses(model, batch)
     full = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"],
                  mlm_labels=batch["mlm_labels"], nsp_labels=batch["next_sentence_label"])
     assert torch.allclose(ours["mlm_loss"], full.mlm_loss, atol=1e-5)
@@ -128,7 +171,7 @@ def test_head_scores_find_planted_patterns():
     cls = torch.zeros(T, T)
     cls[:, 0] = 1
     attn = torch.stack([eye, prev, cls])[None]  # (1 layer, 3 heads, T, T)
-    scores, base = E.head_scores(attn, ["[CLS]", "a", "b", "[SEP]", "c", "[SEP]"])
+    scores, base = A.head_scores(attn, ["[CLS]", "a", "b", "[SEP]", "c", "[SEP]"])
     assert scores["self"][0].tolist() == pytest.approx([1, 0, 1 / T])        # [CLS] row attends to itself
     assert scores["previous"][0].tolist() == pytest.approx([0, 1, 1 / (T - 1)])  # row 1 -> [CLS]
     assert scores["cls"][0].tolist() == pytest.approx([1 / T, 1 / T, 1])
@@ -143,29 +186,106 @@ def test_without_position_embeddings_the_encoder_is_permutation_equivariant():
         model = BertForPreTraining(BertConfig(vocab_size=100, hidden_size=32, num_layers=2, num_heads=4,
                                               intermediate_size=64, max_position=16,
                                               use_position_embeddings=use)).eval()
-        diffs[use] = E.permutation_difference(model, ids, seed=0)["max_abs_diff"]
+        diffs[use] = P.permutation_difference(model, ids, seed=0)["max_abs_diff"]
     assert diffs[False] < 1e-5 and diffs[True] > 1e-2
 
 
-def test_smoke_run(tmp_path):
-    from hw1.runner import load_config
+def smoke_config(**changes) -> E.Config:
+    src = C.read("bert", "smoke")
+    src.values.update(changes)
+    return C.build(E.Config, src)
 
-    cfg = load_config("bert", "smoke")
-    ctx = Context("bert", "smoke", tmp_path, Path("."), "cpu", 0, tmp_path / "cache", interactive=False)
-    metrics = E.run(cfg, ctx)
+
+def test_config_rules_name_the_key():
+    with pytest.raises(ConfigError, match="ablation_steps: must be a multiple of eval_every"):
+        smoke_config(ablation_steps=5)
+    with pytest.raises(ConfigError, match="num_heads: must divide hidden_size"):
+        smoke_config(num_heads=3)
+    with pytest.raises(ConfigError, match="ablations\\[0\\]: expected one of segment, heads, position"):
+        smoke_config(ablations=["segmnt"])
+
+
+def test_ablation_baseline_is_the_main_run_at_ablation_steps(data, tmp_path):
+    """A run of ablation_steps with no change ends exactly where the main run is at that step."""
+    from hw1.experiments.base import Context
+
+    config = smoke_config(steps=4, ablation_steps=2, eval_every=2)
+    ctx = Context(name="bert", profile="smoke", out_dir=tmp_path, data_root=Path("."), device="cpu",
+                  seed=0, cache_dir=tmp_path / "cache", precision="fp32", interactive=False)
+    bert_cfg = BertConfig(vocab_size=data.vocab_size, hidden_size=config.hidden_size, num_layers=1,
+                          num_heads=config.num_heads, intermediate_size=config.intermediate_size,
+                          max_position=config.max_len, dropout=config.dropout)
+    eval_sets = {"heldout": P.fixed_batches(data.heldout, config, data.vocab_size, 3, 1, "cpu")}
+    _, main = P.pretrain(bert_cfg, data, config, eval_sets, ctx, "main", config.steps)
+    _, short = P.pretrain(bert_cfg, data, config, eval_sets, ctx, "short", config.ablation_steps)
+    assert [e["step"] for e in main.evals] == [2, 4]
+    assert P.at_step(main, 2) == short.last()
+    assert main.train_loss[:2] == short.train_loss
+
+
+SMOKE_CODE = """
+import sys
+from pathlib import Path
+import torch
+from hw1 import config as C
+from hw1.experiments import bert
+from hw1.experiments.base import Context, write_json
+out = Path(sys.argv[1])
+cfg = C.build(bert.Config, C.read("bert", "smoke"))
+torch.set_num_threads(cfg.threads)          # what the runner does before run()
+torch.manual_seed(cfg.seed)
+ctx = Context(name="bert", profile="smoke", out_dir=out, data_root=Path("."), device="cpu", seed=cfg.seed,
+              cache_dir=out / "cache", precision="fp32", interactive=False)
+write_json(out / "metrics.json", bert.run(cfg, ctx))
+from hw1.data import text_corpus as tc   # the vocabulary, for a precise message if it differs
+data = tc.prepare(cfg.vocab_size, cfg.heldout_fraction, cfg.seed, cfg.max_topics, cfg.min_frequency,
+                  cfg.max_group_fraction)
+write_json(out / "vocab.json", sorted(data.tokenizer.get_vocab().items()))
+"""
+
+
+def without_timing(value):
+    if isinstance(value, dict):
+        return {k: without_timing(v) for k, v in value.items() if k != "timing"}
+    if isinstance(value, list):
+        return [without_timing(v) for v in value]
+    return value
+
+
+def test_smoke_run_twice_gives_identical_results(tmp_path):
+    """Two smoke runs in two processes (different hash seeds): the same vocabulary (tokenizers'
+    trainer gave a different one in each process: ties in hash order), the same metrics (timing
+    aside), the same tables and data files, byte for byte."""
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for proc in [python(SMOKE_CODE, seed, str(out)) for seed, out in zip((1, 2), runs)]:
+        finish(proc)
+    vocab = [(out / "vocab.json").read_text() for out in runs]
+    assert vocab[0] == vocab[1] and len(json.loads(vocab[0])) == 400
+    metrics = [json.loads((out / "metrics.json").read_text()) for out in runs]
+    assert without_timing(metrics[0]) == without_timing(metrics[1])
+    for kind in ("tables", "data"):
+        names = sorted(p.name for p in (runs[0] / kind).iterdir())
+        assert names and names == sorted(p.name for p in (runs[1] / kind).iterdir())
+        for name in names:
+            assert (runs[0] / kind / name).read_bytes() == (runs[1] / kind / name).read_bytes(), name
+    check_smoke_outputs(metrics[0], runs[0])
+
+
+def check_smoke_outputs(metrics: dict, out: Path) -> None:
     assert metrics["pretraining"]["heldout"]["mlm_top5"] >= metrics["pretraining"]["heldout"]["mlm_top1"]
+    assert metrics["pretraining"]["timing"]["train_s"] > 0 and metrics["timing"]["total_s"] > 0
     assert metrics["ablations"]["heads"]["same_parameter_count"] is True
     perm = metrics["ablations"]["permutation"]
     assert perm["without_position"]["max_abs_diff"] < 1e-4 < perm["with_position"]["max_abs_diff"]
     assert metrics["equivalence"]["minilm"]["max_abs_diff"] < 1e-3
-    assert metrics["benchmark"]["speedup_vs_hf"] > 0
-    att = json.loads((tmp_path / "data" / "attention.json").read_text())
-    assert (tmp_path / "data" / "attention.json").stat().st_size < 1.5e6
+    assert "benchmark" not in metrics and "timings_s" not in metrics
+    att = json.loads((out / "data" / "attention.json").read_text())
+    assert (out / "data" / "attention.json").stat().st_size < 1.5e6
     first = att["sentences"][0]
     T = len(first["tokens"])
     assert len(first["attention"]) == att["layers"] and len(first["attention"][0][0]) == T
     assert abs(sum(first["attention"][0][0][0]) - 1) < 0.01
     for name in ("pretraining_curves", "ablation_curves", "attention_head_scores", "attention_selected_heads"):
-        assert (tmp_path / "figures" / f"{name}.svg").is_file()
+        assert (out / "figures" / f"{name}.svg").is_file()
     for name in ("pretraining_summary", "masked_predictions", "ablations", "equivalence", "attention_heads"):
-        assert json.loads((tmp_path / "tables" / f"{name}.json").read_text())["rows"]
+        assert json.loads((out / "tables" / f"{name}.json").read_text())["rows"]

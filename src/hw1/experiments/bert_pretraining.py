@@ -1,0 +1,162 @@
+"""Pre-training of the BERT experiment: a small BERT trained from scratch with MLM + NSP.
+
+    pretraining_losses  MLM + NSP losses, the MLM head on the masked positions only
+    evaluate            losses, MLM top-1/top-5 and NSP accuracy on fixed batches (eval mode)
+    batch_maker         the MLM + NSP batches of hw1.data.text_corpus, one generator per stream
+    pretrain            hw1.train.loop.fit with AdamW and the inverse-sqrt schedule
+    masked_word_predictions, permutation_difference   the two checks of the trained models
+
+`config` is hw1.experiments.bert.Config (not imported here: that module imports this one).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from hw1.data import text_corpus as tc
+from hw1.experiments.base import Context
+from hw1.models.bert import BertConfig, BertForPreTraining
+from hw1.train.loop import History, fit
+from hw1.train.optim import adamw, schedule
+
+EVAL_KEYS = ("mlm_loss", "mlm_top1", "mlm_top5", "nsp_loss", "nsp_accuracy")
+# generators of the random draws, offsets of config.seed: training batches, the two fixed eval sets
+TRAIN_BATCHES, TRAIN_EVAL, HELDOUT_EVAL = 1, 2, 3
+
+
+def pretraining_losses(model: BertForPreTraining, batch: dict) -> dict:
+    """MLM + NSP losses and predictions. Same values as model(...).mlm_loss/.nsp_loss, but the MLM
+    head runs only on the masked positions (15 % of the tokens), which saves a third of the time."""
+    h = model.bert(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    labels = batch["mlm_labels"]
+    chosen = labels != -100                                           # (B, T)
+    mlm_logits = model.mlm(h.last_hidden_state[chosen])               # (M, V)
+    nsp_logits = model.nsp(h.pooled_output)                           # (B, 2)
+    mlm_loss = F.cross_entropy(mlm_logits, labels[chosen])
+    nsp_loss = F.cross_entropy(nsp_logits, batch["next_sentence_label"])
+    return {"loss": mlm_loss + nsp_loss, "mlm_loss": mlm_loss, "nsp_loss": nsp_loss,
+            "mlm_logits": mlm_logits, "mlm_targets": labels[chosen], "nsp_logits": nsp_logits}
+
+
+@torch.no_grad()
+def evaluate(model: BertForPreTraining, batches: list[dict]) -> dict:
+    """Losses weighted by the number of predictions; MLM top-1/top-5 over every masked position."""
+    sums = dict.fromkeys(EVAL_KEYS, 0.0)
+    n_mlm = n_nsp = 0
+    for batch in batches:
+        out = pretraining_losses(model, batch)
+        m, b = len(out["mlm_targets"]), len(out["nsp_logits"])
+        hits = out["mlm_logits"].topk(5, dim=-1).indices == out["mlm_targets"][:, None]   # (M, 5)
+        sums["mlm_loss"] += float(out["mlm_loss"]) * m
+        sums["mlm_top1"] += float(hits[:, 0].sum())
+        sums["mlm_top5"] += float(hits.any(-1).sum())
+        sums["nsp_loss"] += float(out["nsp_loss"]) * b
+        sums["nsp_accuracy"] += float((out["nsp_logits"].argmax(-1) == batch["next_sentence_label"]).sum())
+        n_mlm, n_nsp = n_mlm + m, n_nsp + b
+    out = {k: v / (n_nsp if k.startswith("nsp") else n_mlm) for k, v in sums.items()}
+    acc = out["nsp_accuracy"]
+    return {**out, "mlm_predictions": n_mlm, "nsp_examples": n_nsp,
+            "nsp_accuracy_stderr": math.sqrt(acc * (1 - acc) / n_nsp)}
+
+
+def batch_maker(stream: tc.TokenStream, config, vocab_size: int, seed: int, device):
+    """A function () -> the next MLM + NSP batch on the device, from its own generator."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def next_batch(*_) -> dict:
+        batch = tc.pretraining_batch(stream, config.batch_size, config.max_len, vocab_size, gen,
+                                     config.mask_prob, config.random_next_prob)
+        return {k: v.to(device) for k, v in batch.items()}
+    return next_batch
+
+
+def fixed_batches(stream: tc.TokenStream, config, vocab_size: int, seed: int, count: int,
+                  device) -> list[dict]:
+    next_batch = batch_maker(stream, config, vocab_size, seed, device)
+    return [next_batch() for _ in range(count)]
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def pretrain(bert_cfg: BertConfig, data: tc.PretrainingData, config, eval_sets: dict,
+             ctx: Context, desc: str, steps: int) -> tuple[BertForPreTraining, History]:
+    """AdamW, inverse-sqrt schedule, gradients clipped; evaluated on `eval_sets` every eval_every
+    steps. The init, the batches and the learning rate at each step depend only on config.seed and
+    the step, so runs with different models differ in the model only."""
+    torch.manual_seed(config.seed)
+    model = BertForPreTraining(bert_cfg).to(ctx.device)
+    optimizer = adamw(model, config.lr, config.weight_decay)
+    scheduler = schedule(optimizer, "inverse_sqrt", steps, config.warmup_steps)
+
+    def loss_fn(batch):
+        out = pretraining_losses(model, batch)
+        return out["loss"], {"mlm_loss": out["mlm_loss"].detach(), "nsp_loss": out["nsp_loss"].detach()}
+
+    history = fit(model=model, optimizer=optimizer, scheduler=scheduler, steps=steps,
+                  next_batch=batch_maker(data.train, config, data.vocab_size, config.seed + TRAIN_BATCHES,
+                                         ctx.device),
+                  loss_fn=loss_fn, device=ctx.device, precision=ctx.precision, grad_clip=config.grad_clip,
+                  eval_every=config.eval_every,
+                  evaluate=lambda step: {name: evaluate(model, b) for name, b in eval_sets.items()},
+                  items_per_step=config.batch_size, progress=ctx.progress, desc=desc)
+    return model.eval(), history
+
+
+def at_step(history: History, step: int) -> dict:
+    return next(e for e in history.evals if e["step"] == step)
+
+
+# ----- masked-word predictions and permutation equivariance ------------------------------------
+def maskable(pieces: list[str], min_letters: int) -> list[int]:
+    """Positions of whole words made of one alphabetic WordPiece of >= min_letters letters."""
+    return [k for k, p in enumerate(pieces) if p.isalpha() and len(p) >= min_letters
+            and (k + 1 == len(pieces) or not pieces[k + 1].startswith("##"))]
+
+
+@torch.no_grad()
+def masked_word_predictions(model: BertForPreTraining, data: tc.PretrainingData, config,
+                            device) -> list[list]:
+    """One whole word masked in each of num_masked_examples held-out sentences (in an order drawn
+    with config.seed); the model's top-5 at that position and the rank of the truth."""
+    tok = data.tokenizer
+    vocab = {i: t for t, i in tok.get_vocab().items()}
+    sentences = [s for d in data.heldout_docs for s in d.sentences]
+    gen = torch.Generator().manual_seed(config.seed)
+    lo, hi = config.masked_sentence_tokens
+    rows = []
+    for idx in torch.randperm(len(sentences), generator=gen).tolist():
+        enc = tok.encode(sentences[idx], add_special_tokens=False)
+        ids = enc.ids
+        positions = maskable([vocab[i] for i in ids], config.masked_word_min_letters)
+        if not lo <= len(ids) <= hi or not positions:
+            continue
+        k = positions[int(torch.randint(len(positions), (1,), generator=gen))]
+        x = torch.tensor([[tc.CLS] + ids[:k] + [tc.MASK] + ids[k + 1:] + [tc.SEP]], device=device)
+        h = model.bert(x, torch.ones_like(x), torch.zeros_like(x)).last_hidden_state[0, k + 1]
+        probs = model.mlm(h).softmax(-1)
+        top = probs.topk(5)
+        start, end = enc.offsets[k]                                 # characters of the word
+        text = sentences[idx][:start] + "[MASK]" + sentences[idx][end:]
+        rank = int((probs > probs[ids[k]]).sum()) + 1
+        rows.append([text, vocab[ids[k]], ", ".join(vocab[int(i)] for i in top.indices), rank,
+                     float(top.values[0])])
+        if len(rows) == config.num_masked_examples:
+            break
+    return rows
+
+
+@torch.no_grad()
+def permutation_difference(model: BertForPreTraining, ids: torch.Tensor, seed: int) -> dict:
+    """max |f(x)[perm] - f(x[perm])| over the encoder's last hidden states, one segment, no padding.
+    Without position embeddings every layer treats the tokens as a set, so it is ~1e-6."""
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(ids.shape[1], generator=gen).to(ids.device)
+    ones, zeros = torch.ones_like(ids), torch.zeros_like(ids)
+    out = model.bert(ids, ones, zeros).last_hidden_state[0]
+    out_perm = model.bert(ids[:, perm], ones, zeros).last_hidden_state[0]
+    return {"max_abs_diff": float((out[perm] - out_perm).abs().max()),
+            "mean_abs_output": float(out.abs().mean()), "tokens": ids.shape[1]}
