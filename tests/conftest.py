@@ -45,3 +45,37 @@ def site(request) -> Path:
     """The site under test: $HW1_TEST_SITE (an already built site, for quick runs) or the smoke build."""
     given = os.environ.get("HW1_TEST_SITE")
     return Path(given) if given else request.getfixturevalue("built_site")
+
+
+def statuses(stdout: str) -> dict[str, str]:
+    """{experiment: status} from the summary table build_results.py prints."""
+    from hw1.experiments import EXPERIMENTS
+
+    rows = (line.split() for line in stdout.splitlines())
+    return {row[0]: row[1] for row in rows if len(row) >= 2 and row[0] in EXPERIMENTS}
+
+
+def fake_results(results: Path, name: str, profile: str, data_root: Path, cache: Path,
+                 commit: str = "abc123def456", metrics: dict | None = None) -> dict:
+    """results/<name>/ as this checkout would make it (a fresh provenance, without running anything):
+    for tests of the freshness logic. Returns the provenance written."""
+    import json
+
+    from hw1.experiments import EXPERIMENTS
+    from hw1.runner.freshness import Current
+    from hw1.train.precision import choose_precision
+
+    current = Current.of(EXPERIMENTS[name], profile, data_root, cache)
+    if current.inputs is None:  # not present here: the key's input hash is not compared then
+        current.inputs = {}
+    precision = choose_precision(current.values.get("precision", "auto"), "cpu")  # what this machine uses
+    key = current.key("cpu", precision)
+    provenance = {"experiment": name, "profile": profile, "device": "cpu", "device_type": "cpu",
+                  "precision": precision, "git_commit": commit, "code_files": list(current.code),
+                  "code_hashes": current.code, "config": current.values, "inputs": current.inputs,
+                  "key": key}
+    folder = results / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(json.dumps(metrics or {"value": 1.0}))
+    (folder / "provenance.json").write_text(json.dumps(provenance))
+    return provenance

@@ -11,15 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, ROOT, run_build
-from hw1 import runner
+from conftest import PYTHON, ROOT, run_build, statuses
+from hw1 import config, runner
 from hw1.experiments import EXPERIMENTS
-
-
-def statuses(stdout: str) -> dict[str, str]:
-    """{experiment: status} from the summary table build_results.py prints."""
-    rows = (line.split() for line in stdout.splitlines())
-    return {row[0]: row[1] for row in rows if len(row) >= 2 and row[0] in EXPERIMENTS}
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
@@ -34,7 +28,8 @@ def test_smoke_run_writes_results_and_provenance(smoke_results):
         provenance = json.loads((folder / "provenance.json").read_text())
         assert metrics, f"{name}: empty metrics"
         assert provenance["profile"] == "smoke"
-        for field in ("device_name", "versions", "git_commit", "seed", "started_at", "duration_s", "inputs", "key"):
+        for field in ("device_name", "versions", "git_commit", "seed", "started_at", "duration_s", "inputs", "key",
+                      "precision", "threads", "machine", "code_hashes"):
             assert field in provenance, f"{name}: provenance lacks {field}"
         assert provenance["versions"]["torch"].startswith("2.13")
     assert not list(smoke_results.glob(".tmp-*")), "a temporary folder was left behind"
@@ -58,8 +53,8 @@ def test_force_reruns_and_changed_config_invalidates(tmp_path):
     second = json.loads((results / "attention_scaling" / "provenance.json").read_text())
     assert second["started_at"] >= first["started_at"] and second["key"] == first["key"]
     # A different profile is a different key: the smoke results do not count as the cpu ones.
-    key_cpu = runner.load_config("attention_scaling", "cpu")
-    assert runner.stable_hash(key_cpu) != first["key"]["config"]
+    values_cpu = config.read("attention_scaling", "cpu").values
+    assert runner.stable_hash(values_cpu) != first["key"]["config"]
 
 
 def test_code_hash_follows_imports():
@@ -129,7 +124,7 @@ def test_bad_options_name_the_option():
 def test_missing_profile_section_is_a_config_error(tmp_path):
     (tmp_path / "x.yaml").write_text("common: {}\nprofiles: {cpu: {}}\n")
     with pytest.raises(runner.ConfigError, match="smoke"):
-        runner.load_config("x", "smoke", config_dir=tmp_path)
+        config.read("x", "smoke", config_dir=tmp_path)
 
 
 def test_plain_progress_lines_when_not_a_terminal(tmp_path):

@@ -84,7 +84,9 @@ def test_pages_workflow_builds_from_committed_results_and_deploys():
     assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
     assert any(u.startswith("actions/deploy-pages@") for u in uses)
     assert "mkdocs build --strict" in runs
-    assert "build_results" not in runs and "gh-deploy" not in runs      # no experiment, Pages deploys
+    # no experiment runs there (only the torch-free freshness check), and Pages deploys
+    calls = [line for line in runs.splitlines() if "build_results" in line]
+    assert calls and all("--check" in line for line in calls) and "gh-deploy" not in runs
     permissions = workflow["permissions"]
     assert permissions["pages"] == "write" and permissions["id-token"] == "write"
     # the packages the workflow installs are pinned in requirements.txt, and are all the site needs

@@ -8,12 +8,11 @@ Layout (archive camvid-segnet.tar.gz or the same tree unpacked in camvid/):
 
 Images are 480x360 RGB; masks are 8-bit class ids 0..10, with 11 = "unlabelled" (ignored in the
 loss and the metrics). The archive is read in one sequential pass, decoded once, and the uint8
-arrays are cached as .npy under <cache_dir>/camvid/<key>/, the key being the source's path, size
-and modification time. Everything after loading works on whole batches of tensors.
+arrays are cached as .npy under <cache_dir>/camvid/<source name>/, one copy per source, decoded
+again when the source's path, size or modification time changes. Everything after loading works on whole batches of tensors.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hw1.data.sources import decoded_folder, mark_decoded
 from hw1.data.tarsafe import iter_files
 from hw1.errors import DataError
 
@@ -166,7 +166,7 @@ def _cache_key(source: Path) -> str:
                 s = p.stat()
                 lines.append(f"{p.relative_to(source)}|{s.st_size}|{s.st_mtime_ns}")
         text = f"{source.resolve()}\n" + "\n".join(lines)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return text
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
@@ -181,8 +181,9 @@ def load_camvid(source: Path, cache_dir: Path | None = None) -> dict[str, Split]
     source = Path(source)
     if not source.exists():
         raise DataError(f"CamVid source {source} does not exist")
-    cache = Path(cache_dir) / "camvid" / _cache_key(source) if cache_dir is not None else None
-    if cache is not None and (cache / "names.json").is_file():
+    stamp = _cache_key(source)
+    cache, valid = decoded_folder(cache_dir, "camvid", source, stamp) if cache_dir is not None else (None, False)
+    if cache is not None and valid and (cache / "names.json").is_file():
         names = json.loads((cache / "names.json").read_text())
         try:
             return {s: Split(torch.from_numpy(np.load(cache / f"{s}_images.npy")).permute(0, 3, 1, 2).contiguous(),
@@ -197,6 +198,7 @@ def load_camvid(source: Path, cache_dir: Path | None = None) -> dict[str, Split]
             _save_atomic(cache / f"{s}_images.npy", images)
             _save_atomic(cache / f"{s}_masks.npy", masks)
         (cache / "names.json").write_text(json.dumps({s: d[2] for s, d in decoded.items()}))
+        mark_decoded(cache, stamp)
     return {s: Split(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(masks), names)
             for s, (images, masks, names) in decoded.items()}
 

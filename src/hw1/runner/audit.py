@@ -1,0 +1,169 @@
+"""`--check` (are the stored results what this checkout would make?) and `--verify` (does a rerun
+here give the same headline numbers?).
+
+--check imports no torch and reads no data beyond the archives' cached hashes: a second or two.
+--verify reruns into a temporary folder (results/ is never touched, except results/<name>/verify.json,
+which is not part of the cache key: neither the freshness check nor a rerun reads it).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from hw1.data import sources
+from hw1.errors import ReportError
+from hw1.experiments import EXPERIMENTS, ExperimentSpec
+from hw1.runner.freshness import Current, compare, read_stored
+
+
+def check(data_root: Path, results: Path, cache_dir: Path, git: str) -> int:
+    """One line per experiment; exit 1 when any is stale or missing, 0 when all are fresh."""
+    print(f"checking {results} against this checkout ({git}), data root {data_root}")
+    width = max(len(n) for n in EXPERIMENTS)
+    stale: dict[str, str] = {}
+    for spec in EXPERIMENTS.values():
+        stored, problem = read_stored(results / spec.name)
+        if stored is None:
+            print(f"{spec.name:<{width}}  missing  {problem}")
+            stale[spec.name] = "cpu"
+            continue
+        profile = stored.get("profile", "cpu")
+        try:
+            current = Current.of(spec, profile, data_root, cache_dir)
+            for warning in sources.warnings_for(current.inputs or {}):
+                print(f"warning: {spec.name}: {warning}", file=sys.stderr)
+            verdict = compare(current, stored)
+            reasons, notes = verdict.stale, verdict.notes
+        except ReportError as error:
+            reasons, notes = [f"configuration unreadable: {error}"], []
+        made = f"{profile} profile, from {stored.get('git_commit', 'an unknown commit')}"
+        if reasons:
+            print(f"{spec.name:<{width}}  STALE    {'; '.join(reasons)}  [{made}]")
+            stale[spec.name] = profile
+        else:
+            print(f"{spec.name:<{width}}  fresh    {made}" + (f" ({'; '.join(notes)})" if notes else ""))
+    if not stale:
+        print("all results are fresh")
+        return 0
+    for profile in sorted(set(stale.values())):
+        names = ",".join(n for n, p in stale.items() if p == profile)
+        print(f"{len([p for p in stale.values() if p == profile])} to rerun: "
+              f"python build_results.py --profile {profile} --only {names}")
+    return 1
+
+
+# ----- verify -------------------------------------------------------------------------------------
+
+def lookup(metrics: dict, dotted: str):
+    node = metrics
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node if isinstance(node, (int, float)) and not isinstance(node, bool) else None
+
+
+def setup_differences(committed: dict, rerun: dict) -> list[str]:
+    """What differs between the two runs' setups (empty: the same machine, so tolerance 0)."""
+    def facts(p: dict) -> dict:
+        m = p.get("machine") or {}
+        return {"device_type": p.get("device_type"), "precision": p.get("precision"), "cpu": m.get("cpu"),
+                "cpu flags": m.get("cpu_flags_sha256"), "threads": p.get("threads"),
+                **{f"version of {k}": v for k, v in (p.get("versions") or {}).items()}}
+    a, b = facts(committed), facts(rerun)
+    return [f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def compare_metrics(spec: ExperimentSpec, committed: dict, rerun: dict, tolerance: float) -> list[dict]:
+    rows = []
+    for path in spec.headline:
+        a, b = lookup(committed, path), lookup(rerun, path)
+        difference = abs(a - b) if a is not None and b is not None else None
+        rows.append({"metric": path, "committed": a, "rerun": b, "difference": difference,
+                     "tolerance": tolerance, "ok": difference is not None and difference <= tolerance})
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    show = lambda v: "missing" if v is None else f"{v:.6g}"   # noqa: E731
+    width = max([len("metric")] + [len(r["metric"]) for r in rows])
+    print(f"{'metric':<{width}}  {'committed':>12}  {'rerun':>12}  {'|difference|':>12}  {'tolerance':>9}")
+    for r in rows:
+        print(f"{r['metric']:<{width}}  {show(r['committed']):>12}  {show(r['rerun']):>12}  "
+              f"{show(r['difference']):>12}  {r['tolerance']:>9g}  {'ok' if r['ok'] else 'FAIL'}")
+
+
+def _write_atomic(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as error:
+        raise ReportError(f"cannot write {path} ({error.strerror or error})") from None
+
+
+def rerun(spec: ExperimentSpec, profile: str, options, git: str) -> tuple[dict, dict]:
+    """(metrics, provenance) of a fresh run of spec into a temporary folder."""
+    from hw1.runner.execute import plan_one, run_plans
+
+    with tempfile.TemporaryDirectory(prefix=f"hw1-verify-{spec.name}-") as tmp:
+        opts = replace(options, profile=profile, results=Path(tmp), force=True, only=[spec.name])
+        outcomes, interrupted = run_plans([plan_one(spec, opts, options.device)], opts, git)
+        if interrupted:
+            raise KeyboardInterrupt
+        if outcomes[0].status != "ran":
+            raise ReportError(f"--verify {spec.name}: the rerun {outcomes[0].status}: {outcomes[0].message}")
+        folder = Path(tmp) / spec.name
+        return tuple(json.loads((folder / f).read_text(encoding="utf-8"))
+                     for f in ("metrics.json", "provenance.json"))
+
+
+def verify_one(spec: ExperimentSpec, options, git: str) -> bool:
+    folder = options.results / spec.name
+    committed, problem = read_stored(folder)
+    if committed is None:
+        raise ReportError(f"--verify {spec.name}: nothing to compare with ({problem})")
+    profile = committed.get("profile", "cpu")
+    verdict = compare(Current.of(spec, profile, options.data_root, options.cache_dir), committed)
+    if verdict.stale:
+        print(f"note: {spec.name}: the stored results are stale ({'; '.join(verdict.stale)}); "
+              "the rerun uses this checkout", file=sys.stderr)
+    metrics, provenance = rerun(spec, profile, options, git)
+    differences = setup_differences(committed, provenance)
+    tolerance = spec.tolerance_across if differences else 0.0
+    rows = compare_metrics(spec, json.loads((folder / "metrics.json").read_text(encoding="utf-8")),
+                           metrics, tolerance)
+    passed = all(r["ok"] for r in rows)
+    print(f"\n--verify {spec.name} ({profile} profile; committed {committed.get('git_commit')}, rerun {git}; "
+          + ("same setup: tolerance 0)" if not differences else f"other setup ({'; '.join(differences)}): "
+             f"tolerance {tolerance:g})"))
+    print_table(rows)
+    known = [r["difference"] for r in rows if r["difference"] is not None]
+    _write_atomic(folder / "verify.json", {
+        "experiment": spec.name, "passed": passed,
+        "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "profile": profile, "committed_git_commit": committed.get("git_commit"), "git_commit": git,
+        "device_name": provenance.get("device_name"), "machine": provenance.get("machine"),
+        "device_type": provenance.get("device_type"), "precision": provenance.get("precision"),
+        "threads": provenance.get("threads"), "setup_differences": differences, "tolerance": tolerance,
+        "max_difference": max(known) if known else None, "metrics": rows,
+    })
+    return passed
+
+
+def verify(names: list[str], options, git: str) -> int:
+    failed = []
+    for name in names:
+        spec = EXPERIMENTS[name]
+        if not spec.headline:
+            raise ReportError(f"--verify {name}: the registry declares no headline metrics for it")
+        if not verify_one(spec, options, git):
+            failed.append(name)
+    print("\n" + (f"--verify: outside the tolerance: {', '.join(failed)}" if failed
+                  else "--verify: every headline metric within its tolerance"))
+    return 1 if failed else 0

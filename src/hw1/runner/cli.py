@@ -1,0 +1,166 @@
+"""build_results.py's command line: options checked before any work, the summary, what next."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from hw1.errors import ConfigError, ReportError
+from hw1.experiments import EXPERIMENTS
+from hw1.runner import audit, folders
+from hw1.runner.execute import Options, Outcome, plan_one, resolve_device, run_plans
+from hw1.runner.freshness import PROJECT_ROOT, git_describe
+
+PROFILES = ("smoke", "cpu", "gpu")
+# The one default for the data (the Makefile and CI do not set another): next to the checkout.
+DEFAULT_DATA_ROOT = Path("../shared/data")
+DEFAULT_RESULTS = PROJECT_ROOT / "results"
+SITE_ADDRESS = "http://127.0.0.1:8000"
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="build_results.py",
+        description="Run the report's experiments into results/ (only what changed, unless --force).")
+    p.add_argument("--profile", choices=PROFILES,
+                   help="smoke: seconds, synthetic inputs (tests; results go to .cache/results-smoke/); "
+                        "cpu: the committed run on 2 cores; gpu: the full run on one GPU "
+                        "(default: gpu when CUDA is available, else cpu)")
+    p.add_argument("--only", default="", help="comma-separated experiments: " + ",".join(EXPERIMENTS))
+    p.add_argument("--force", action="store_true",
+                   help="rerun even when the stored results match (and let smoke results replace others)")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help=f"folder with the datasets (default: $HW1_DATA_ROOT, else {DEFAULT_DATA_ROOT}, "
+                        "relative to the project); without data, unchanged committed results are kept")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
+    p.add_argument("--results", type=Path, default=None,
+                   help="results folder (default: results/; .cache/results-smoke/ for --profile smoke)")
+    p.add_argument("--verbose", action="store_true", help="keep the libraries' load reports and progress bars")
+    p.add_argument("--list", action="store_true", help="list the experiments and exit")
+    p.add_argument("--check", action="store_true",
+                   help="only check that the stored results are fresh (no torch; exit 1 naming the stale ones)")
+    p.add_argument("--verify", metavar="NAME[,NAME]",
+                   help="rerun these experiments into a temporary folder and compare their headline metrics "
+                        "with the stored ones (writes results/<name>/verify.json)")
+    return p
+
+
+def names_option(option: str, text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        raise ConfigError(f"{option}: unknown experiment {', '.join(unknown)} (known: {', '.join(EXPERIMENTS)})")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{option}: {', '.join(twice)} given more than once")
+    return names
+
+
+def folder_option(option: str, path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path}: is a file, not a folder")
+    return path
+
+
+def make_options(args) -> Options:
+    """Every option checked before any work; a ConfigError names the option."""
+    only = names_option("--only", args.only)
+    device = resolve_device(args.device)
+    profile = args.profile or ("gpu" if device.startswith("cuda") else "cpu")
+    if profile == "gpu" and not device.startswith("cuda") and args.device != "cpu":
+        raise ConfigError("--profile gpu: CUDA is not available on this machine, and the gpu configuration "
+                          "would take many hours on the CPU; use --profile cpu, or add --device cpu to run "
+                          "the gpu configuration on the CPU anyway")
+    data_root, results, cache_dir = folders_of(args, profile)
+    return Options(profile=profile, only=only, force=args.force, data_root=data_root, device=device,
+                   results=results, cache_dir=cache_dir, verbose=args.verbose)
+
+
+def folders_of(args, profile: str | None) -> tuple[Path, Path, Path]:
+    """(data root, results, cache): the options, else the environment, else the defaults."""
+    cache_dir = Path(os.environ.get("HW1_CACHE_DIR") or PROJECT_ROOT / ".cache")
+    results = args.results or (cache_dir / "results-smoke" if profile == "smoke" else DEFAULT_RESULTS)
+    data_root = args.data_root or Path(os.environ.get("HW1_DATA_ROOT") or (PROJECT_ROOT / DEFAULT_DATA_ROOT).resolve())
+    return folder_option("--data-root", data_root), folder_option("--results", results), cache_dir
+
+
+def print_summary(outcomes: list[Outcome]) -> None:
+    width = max([len("experiment")] + [len(o.name) for o in outcomes])
+    print(f"\n{'experiment':<{width}}  {'status':<11}  {'time':>8}")
+    print(f"{'-' * width}  {'-' * 11}  {'-' * 8}")
+    for o in outcomes:
+        message = f"  ({o.message})" if o.message and o.status in ("cached", "ran") else f"  {o.message}"
+        print(f"{o.name:<{width}}  {o.status:<11}  {o.seconds:>7.1f}s" + (message if o.message else ""))
+    sys.stdout.flush()
+
+
+def what_next(options: Options, outcomes: list[Outcome]) -> list[str]:
+    lines = []
+    if any(o.status == "failed" for o in outcomes):
+        lines.append("Some experiments failed (errors above); the site marks their sections as not computed.")
+    if options.results.resolve() == DEFAULT_RESULTS.resolve():
+        lines += ["Next: `make site` builds the site into site/ (`make report` runs results, site and PDFs);",
+                  f"      `make serve` serves it at {SITE_ADDRESS};",
+                  "      `make pdf` prints site/pdf/report-fa.pdf and site/pdf/report-en.pdf."]
+    else:
+        lines += [f"These results are in {options.results}; the site reads results/. To look at them:",
+                  f"      HW1_RESULTS={options.results} .venv/bin/mkdocs serve   (then {SITE_ADDRESS})"]
+    return lines
+
+
+def build(options: Options, git: str) -> int:
+    selected = [EXPERIMENTS[n] for n in options.only] if options.only else list(EXPERIMENTS.values())
+    print(f"profile {options.profile}, device {options.device}, data root {options.data_root}, "
+          f"results {options.results}", file=sys.stderr)
+    folders.tidy(options.results)
+    plans = [plan_one(spec, options, options.device) for spec in selected]
+    for plan in plans:
+        for warning in plan.warnings:
+            print(f"warning: {plan.spec.name}: {warning}", file=sys.stderr)
+        other = plan.stored_profile
+        if plan.must_run(options.force) and other not in (None, options.profile):
+            folder = options.results / plan.spec.name
+            if options.profile == "smoke" and not options.force:
+                raise ConfigError(f"--profile smoke would replace the {other} results in {folder}: "
+                                  "leave out --results (smoke results go to .cache/results-smoke/), "
+                                  "or add --force to replace them")
+            print(f"note: {plan.spec.name}: the {other} results in {folder} will be replaced by "
+                  f"{options.profile} ones", file=sys.stderr)
+    outcomes, interrupted = run_plans(plans, options, git)
+    print_summary(outcomes)
+    for line in what_next(options, outcomes):
+        print(line)
+    if interrupted:
+        return 130
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Explicitly: a run started with SIGINT ignored (`cmd &` from a script) must still stop on Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    args = parser().parse_args(argv)
+    if args.list:
+        for spec in EXPERIMENTS.values():
+            print(f"{spec.name:<18} {spec.title}")
+        return 0
+    git = git_describe()  # once, before any experiment runs: the code the results come from
+    try:
+        if args.check:
+            return audit.check(*folders_of(args, None), git)
+        options = make_options(args)
+        if args.verify is not None:
+            return audit.verify(names_option("--verify", args.verify) or list(EXPERIMENTS), options, git)
+        return build(options, git)
+    except ReportError as error:
+        print(f"build_results.py: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

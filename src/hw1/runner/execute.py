@@ -1,0 +1,252 @@
+"""Deciding what to run (without torch), then running it (with torch, only then).
+
+plan(): for each selected experiment, its configuration, what this checkout would make, and the
+verdict against the stored results (see freshness). run_plans(): imports the modules of the
+experiments that will run, checks all their configurations before running any, then runs each
+one into a temporary folder and swaps it in.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import re
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hw1 import config as hw1_config
+from hw1.data import sources
+from hw1.errors import ConfigError, ReportError
+from hw1.experiments import ExperimentSpec
+from hw1.experiments.base import Context, write_json
+from hw1.runner import folders
+from hw1.runner.freshness import Current, Verdict, compare, machine, read_stored, versions
+from hw1.train.precision import choose_precision
+
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+@dataclass
+class Options:
+    profile: str
+    only: list[str]
+    force: bool
+    data_root: Path
+    device: str | None          # as given with --device (None: cuda when available, else cpu)
+    results: Path
+    cache_dir: Path
+    verbose: bool = False
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: str          # ran | cached | failed | interrupted
+    seconds: float
+    message: str = ""
+
+
+@dataclass
+class Plan:
+    spec: ExperimentSpec
+    device: str
+    current: Current | None = None
+    verdict: Verdict | None = None
+    precision: str = ""
+    error: str = ""                      # a one-line ConfigError/DataError met while planning
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def stored_profile(self) -> str | None:
+        return (self.verdict.provenance or {}).get("profile") if self.verdict else None
+
+    def must_run(self, force: bool) -> bool:
+        return not self.error and (force or not self.verdict.fresh)
+
+    def why(self, force: bool) -> str:
+        return "; ".join(self.verdict.stale) if self.verdict.stale else "--force"
+
+
+# ----- device -------------------------------------------------------------------------------------
+
+def cuda_available() -> bool:
+    """Asks torch only when an NVIDIA driver is there at all (importing torch costs a second)."""
+    if not Path("/proc/driver/nvidia/version").exists():
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def resolve_device(requested: str | None) -> str:
+    """--device as given -> the device to use; a one-line ConfigError naming --device otherwise."""
+    if requested is not None and not DEVICE_PATTERN.fullmatch(requested):
+        raise ConfigError(f"--device {requested}: expected cpu, cuda, cuda:N or auto")
+    if requested in (None, "auto"):
+        return "cuda" if cuda_available() else "cpu"
+    if requested.startswith("cuda"):
+        if not cuda_available():
+            raise ConfigError(f"--device {requested}: CUDA is not available on this machine (use --device cpu)")
+        import torch
+
+        index = int(requested.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {requested}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return requested
+
+
+def device_type(device: str) -> str:
+    return "cuda" if device.startswith("cuda") else "cpu"
+
+
+# ----- planning -----------------------------------------------------------------------------------
+
+def plan_one(spec: ExperimentSpec, options: Options, device: str, profile: str | None = None) -> Plan:
+    plan = Plan(spec, device)
+    try:
+        plan.current = Current.of(spec, profile or options.profile, options.data_root, options.cache_dir)
+        setting = plan.current.values.get("precision", "auto")
+        plan.precision = choose_precision(setting, device,
+                                          option=f"{plan.current.source.file}: precision")
+        stored, problem = read_stored(options.results / spec.name)
+        plan.verdict = compare(plan.current, stored, problem, device_type(device), plan.precision)
+        plan.warnings = sources.warnings_for(plan.current.inputs or {})
+        if plan.must_run(options.force) and plan.current.inputs is None:
+            plan.error = plan.current.inputs_missing
+    except ReportError as error:
+        plan.error = str(error)
+    return plan
+
+
+# ----- running ------------------------------------------------------------------------------------
+
+def quiet_libraries(verbose: bool) -> None:
+    """transformers' load reports and progress bars (and the Hub's) only with --verbose."""
+    if verbose:
+        return
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    if "transformers" in sys.modules:
+        sys.modules["transformers"].logging.set_verbosity_error()
+        sys.modules["transformers"].logging.disable_progress_bar()
+
+
+def load_modules(plans: list[Plan]) -> dict[str, tuple]:
+    """{name: (module, typed config)} for every plan whose module imports and config checks out;
+    the others get plan.error. All before any experiment runs: a typo fails in a second, not later."""
+    loaded = {}
+    for plan in plans:
+        try:
+            module = importlib.import_module(plan.spec.module)
+            loaded[plan.spec.name] = (module, hw1_config.build(module.Config, plan.current.source))
+        except ReportError as error:
+            plan.error = str(error)
+        except Exception as error:  # an experiment's bug must not stop the others
+            traceback.print_exc()
+            plan.error = f"{type(error).__name__}: {error}"
+    return loaded
+
+
+def _device_name(device: str, threads: int) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"CPU: {machine()['cpu']} ({threads} threads)"
+
+
+def _provenance(plan: Plan, key: dict, git: str, threads: int, started: tuple[str, float]) -> dict:
+    import platform
+
+    current = plan.current
+    return {
+        "experiment": plan.spec.name, "title": plan.spec.title, "profile": current.profile,
+        "device": plan.device, "device_type": key["device_type"], "precision": plan.precision,
+        "device_name": _device_name(plan.device, threads), "threads": threads,
+        "machine": {**machine(), "threads": threads},
+        "versions": {"python": platform.python_version(), **versions()},
+        "git_commit": git,
+        "code_files": list(current.code), "code_hashes": current.code,
+        "config": current.values, "inputs": current.inputs,
+        "seed": current.values.get("seed", 0),
+        "started_at": started[0], "duration_s": round(time.monotonic() - started[1], 1),
+        "key": key,
+    }
+
+
+def run_one(plan: Plan, module, config, options: Options, git: str, default_threads: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    values = plan.current.values
+    seed, threads = int(values.get("seed", 0)), values.get("threads") or default_threads
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    key = plan.current.key(device_type(plan.device), plan.precision)
+    started = (dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(), time.monotonic())
+    tmp = folders.fresh_tmp(options.results, plan.spec.name)
+    ctx = Context(name=plan.spec.name, profile=plan.current.profile, out_dir=tmp, data_root=options.data_root,
+                  device=plan.device, seed=seed, cache_dir=options.cache_dir, precision=plan.precision)
+    try:
+        metrics = module.run(config, ctx)
+        if not isinstance(metrics, dict):
+            raise TypeError(f"{plan.spec.module}.run returned {type(metrics).__name__}, expected a dict")
+        write_json(tmp / "metrics.json", metrics)
+        write_json(tmp / "provenance.json", _provenance(plan, key, git, threads, started))
+        folders.swap_in(tmp, options.results / plan.spec.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_plans(plans: list[Plan], options: Options, git: str) -> tuple[list[Outcome], bool]:
+    """Outcomes in the plans' order, and whether the run was interrupted (Ctrl-C, SIGTERM)."""
+    to_run = [p for p in plans if p.must_run(options.force)]
+    loaded: dict[str, tuple] = {}
+    if to_run:
+        lock = folders.lock_results(options.results)  # noqa: F841  (held until the process exits)
+        folders.recover(options.results)
+        quiet_libraries(options.verbose)
+        loaded = load_modules(to_run)
+        quiet_libraries(options.verbose)
+    outcomes, interrupted = [], False
+    default_threads = 0
+    for plan in plans:
+        name, start = plan.spec.name, time.monotonic()
+        if interrupted:
+            outcomes.append(Outcome(name, "not run", 0.0, "interrupted before it started"))
+        elif plan.error:
+            print(f"error: {name}: {plan.error}", file=sys.stderr)
+            outcomes.append(Outcome(name, "failed", 0.0, plan.error))
+        elif name not in loaded:
+            outcomes.append(Outcome(name, "cached", time.monotonic() - start, "; ".join(plan.verdict.notes)))
+        else:
+            import torch
+
+            default_threads = default_threads or torch.get_num_threads()
+            why = plan.why(options.force)
+            print(f"[{name}] running: {why}", file=sys.stderr, flush=True)
+            try:
+                run_one(plan, *loaded[name], options, git, default_threads)
+                outcomes.append(Outcome(name, "ran", time.monotonic() - start, why))
+            except KeyboardInterrupt:
+                outcomes.append(Outcome(name, "interrupted", time.monotonic() - start, "previous results kept"))
+                interrupted = True
+            except ReportError as error:
+                print(f"error: {name}: {error}", file=sys.stderr)
+                outcomes.append(Outcome(name, "failed", time.monotonic() - start, str(error)))
+            except Exception as error:  # an experiment's bug must not stop the others
+                traceback.print_exc()
+                outcomes.append(Outcome(name, "failed", time.monotonic() - start, f"{type(error).__name__}: {error}"))
+    return outcomes, interrupted
+
+
+__all__ = ["Options", "Outcome", "Plan", "plan_one", "run_plans", "resolve_device"]

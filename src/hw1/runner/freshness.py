@@ -1,0 +1,280 @@
+"""What a result was made from, and whether this checkout would still make it.
+
+An experiment's cache key (stored as `key` in results/<name>/provenance.json) is:
+
+    code         hash of the experiment module and every hw1 module it imports (found statically;
+                 per-file hashes are stored as `code_hashes`, so that a rerun can say which changed)
+    config       hash of the resolved configuration (stored whole as `config`: changed keys are named)
+    inputs       hash of the content fingerprints of its declared inputs (hw1.data.sources)
+    profile      smoke | cpu | gpu
+    versions     torch, transformers, tokenizers, numpy (importlib.metadata: no torch import)
+    device_type  cpu | cuda
+    precision    bf16 | fp32, as chosen by hw1.train.precision
+
+A difference in code, config, inputs, profile or versions makes the results stale: they are rerun.
+A difference in device_type or precision alone does not. The results are kept and reported as
+`cached (made with bf16 on cpu; this machine would use fp32: --force reruns here)`. Otherwise a
+newcomer on a machine without native bf16 (AVX2 only) would be forced into an 80-minute rerun
+merely to look at results that are correct for the machine that made them; --verify measures
+how far a rerun here would land (within the experiment's cross-machine tolerance).
+
+Versions are compared without their local part (`2.13.0+cpu` and `2.13.0+cu126` are the same
+release; the build is the device question above). A package not installed here (the site-only
+publishing job has no torch) cannot be compared and is not a reason to rerun.
+
+Inputs not present on this machine (no data root, no dataset) are not a reason either: results
+whose code and configuration match are kept, "inputs not present here; kept from <commit>".
+
+This module imports no torch: `build_results.py --check` and a fully cached run take a second.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.metadata as metadata
+import json
+import os
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hw1 import config as hw1_config
+from hw1.data import sources
+from hw1.errors import ConfigError
+from hw1.experiments import ExperimentSpec
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+SRC_ROOT = PROJECT_ROOT / "src"
+VERSIONED = ("torch", "transformers", "tokenizers", "numpy")
+DATASETS = {"cifar10", "camvid"}   # not needed when the profile says `synthetic: true`
+
+
+# ----- code ---------------------------------------------------------------------------------------
+
+def _module_file(module: str) -> Path | None:
+    base = SRC_ROOT.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_hw1_modules(path: Path, module: str) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "hw1")
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            if base.split(".")[0] != "hw1":
+                continue
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # submodules, if any
+    return found
+
+
+def code_files(module: str) -> list[Path]:
+    """The experiment's module and every hw1 module it imports, transitively (found statically)."""
+    seen: dict[str, Path] = {}
+    stack = [module]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        path = _module_file(name)
+        if path is None:
+            continue  # a name imported from a module, not a module itself
+        seen[name] = path
+        stack.extend(_imported_hw1_modules(path, name))
+    return sorted(set(seen.values()))
+
+
+def code_hashes(module: str) -> dict[str, str]:
+    """{path relative to the project: sha256} for code_files(module)."""
+    files = code_files(module)
+    if not files:
+        raise ConfigError(f"experiment module {module} not found under {SRC_ROOT}")
+    return {str(p.relative_to(PROJECT_ROOT)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def stable_hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# ----- environment --------------------------------------------------------------------------------
+
+def versions() -> dict[str, str | None]:
+    found = {}
+    for package in VERSIONED:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def machine() -> dict:
+    """The CPU model and a hash of its feature flags (AVX512, AMX ... change numerics and speed)."""
+    model, flags = "", ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and not model:
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = " ".join(sorted(line.split(":", 1)[1].split()))
+    except OSError:
+        pass
+    model = model or platform.processor() or platform.machine()
+    return {"cpu": model, "cpu_flags_sha256": hashlib.sha256(flags.encode()).hexdigest()[:16],
+            "cpus": os.cpu_count()}
+
+
+def git_describe() -> str:
+    """`git describe --always --dirty --abbrev=12` of the checkout (taken once, before any run)."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+# ----- what this checkout would make --------------------------------------------------------------
+
+@dataclass
+class Current:
+    spec: ExperimentSpec
+    profile: str
+    source: hw1_config.Source
+    code: dict[str, str]                    # code_hashes
+    inputs: dict | None                     # fingerprints; None when not present here
+    inputs_missing: str = ""                # why not (a DataError message)
+    versions: dict = field(default_factory=versions)
+
+    @property
+    def values(self) -> dict:
+        return self.source.values
+
+    @classmethod
+    def of(cls, spec: ExperimentSpec, profile: str, data_root: Path, cache_dir: Path) -> "Current":
+        source = hw1_config.read(spec.name, profile)
+        wanted = tuple(i for i in spec.inputs if not (source.values.get("synthetic") and i in DATASETS))
+        try:
+            inputs, missing = sources.fingerprint(wanted, data_root, cache_dir), ""
+        except sources.InputMissing as error:
+            inputs, missing = None, str(error)
+        return cls(spec, profile, source, code_hashes(spec.module), inputs, missing)
+
+    def key(self, device_type: str, precision: str) -> dict:
+        if self.inputs is None:
+            raise sources.InputMissing(self.inputs_missing)
+        return {"code": stable_hash(self.code), "config": stable_hash(self.values),
+                "inputs": stable_hash(sources.key_part(self.inputs)), "profile": self.profile,
+                "versions": self.versions, "device_type": device_type, "precision": precision}
+
+
+# ----- stored results -----------------------------------------------------------------------------
+
+def read_stored(folder: Path) -> tuple[dict | None, str]:
+    """(provenance, "") when metrics.json and provenance.json are both readable, else (None, why)."""
+    if not folder.is_dir():
+        return None, "no results yet"
+    loaded = {}
+    for name in ("metrics.json", "provenance.json"):
+        path = folder / name
+        try:
+            loaded[name] = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None, f"results incomplete: {path} is missing"
+        except (OSError, ValueError) as error:
+            return None, f"results unreadable: {path}: {error}"
+        if not isinstance(loaded[name], dict):
+            return None, f"results unreadable: {path}: not a JSON object"
+    if not isinstance(loaded["provenance.json"].get("key"), dict):
+        return None, f"results unreadable: {folder / 'provenance.json'}: no cache key"
+    return loaded["provenance.json"], ""
+
+
+def flatten(obj, prefix: str = "") -> dict:
+    if isinstance(obj, dict) and obj:
+        out = {}
+        for k, v in obj.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix.rstrip("."): obj}
+
+
+def changed_keys(old: dict, new: dict) -> list[str]:
+    a, b = flatten(old or {}), flatten(new or {})
+    return sorted(k for k in set(a) | set(b) if a.get(k, object) != b.get(k, object))
+
+
+def _release(version: str | None) -> str | None:
+    return version.split("+", 1)[0] if version else version
+
+
+@dataclass
+class Verdict:
+    stale: list[str]           # reasons to rerun; empty when the stored results still hold
+    notes: list[str]           # kept, but worth saying (inputs absent, other device or precision)
+    provenance: dict | None
+
+    @property
+    def fresh(self) -> bool:
+        return not self.stale
+
+
+def _code_reason(current: Current, stored: dict) -> str:
+    old = stored.get("code_hashes")
+    if not isinstance(old, dict):
+        return "code changed (no per-file hashes stored)"
+    names = [f"{p} (new)" if p not in old else p for p in current.code if old.get(p) != current.code[p]]
+    names += [f"{p} (no longer used)" for p in old if p not in current.code]
+    return "code changed: " + ", ".join(names)
+
+
+def _versions_reason(current: Current, key: dict) -> str:
+    old = key.get("versions")
+    if not isinstance(old, dict):
+        return "versions not recorded (results from before versions joined the cache key)"
+    changed = [f"{p} {old.get(p)} -> {v}" for p, v in current.versions.items()
+               if v is not None and _release(old.get(p)) != _release(v)]
+    return "versions changed: " + ", ".join(changed) if changed else ""
+
+
+def compare(current: Current, stored: dict | None, problem: str = "",
+            device_type: str | None = None, precision: str | None = None) -> Verdict:
+    """Why the stored results (provenance) must be rerun, if at all, and what is worth saying."""
+    if stored is None:
+        return Verdict([problem or "no results yet"], [], None)
+    key, stale, notes = stored["key"], [], []
+    if key.get("profile") != current.profile:
+        stale.append(f"profile {key.get('profile')} -> {current.profile}")
+    if key.get("code") != stable_hash(current.code):
+        stale.append(_code_reason(current, stored))
+    if key.get("config") != stable_hash(current.values):
+        keys = changed_keys(stored.get("config", {}), current.values)
+        shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+        stale.append("config changed: " + (shown or "(values equal, types differ)"))
+    if current.inputs is None:
+        notes.append(f"inputs not present here; kept from {stored.get('git_commit', 'an unknown commit')}")
+    elif key.get("inputs") != stable_hash(sources.key_part(current.inputs)):
+        old = sources.key_part(stored.get("inputs") or {})
+        new = sources.key_part(current.inputs)
+        names = sorted(n for n in set(old) | set(new) if old.get(n) != new.get(n))
+        stale.append("inputs changed: " + (", ".join(names) or "fingerprints differ"))
+    reason = _versions_reason(current, key)
+    if reason:
+        stale.append(reason)
+    made = (key.get("device_type"), key.get("precision"))
+    if device_type and precision and None not in made and made != (device_type, precision):
+        notes.append(f"made with {made[1]} on {made[0]}; this machine would use {precision}"
+                     + (f" on {device_type}" if made[0] != device_type else "") + ": --force reruns here")
+    return Verdict(stale, notes, stored)
