@@ -11,7 +11,6 @@ import json
 import os
 import posixpath
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,11 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 from markupsafe import Markup
 
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT / "src") not in sys.path:  # MkDocs loads this file by path, not as a package module
-    sys.path.insert(0, str(ROOT / "src"))
+# MkDocs loads this file by path; hw1 itself is installed (`pip install --no-deps -e .`).
+from hw1.experiments import EXPERIMENTS  # the registry; imports no ML library
+from hw1.site.notebook import notebook_html
 
-# Imported now: MkDocs restores sys.path once this file has been executed.
-from hw1.experiments import EXPERIMENTS  # noqa: E402  (the registry; imports no ML library)
-from hw1.site.notebook import notebook_html  # noqa: E402
+ROOT = Path(__file__).resolve().parents[3]
 RESULTS = Path(os.environ.get("HW1_RESULTS", ROOT / "results")).resolve()  # tests point it elsewhere
 TEXT = ROOT / "text"
 RESULT_SUFFIXES = {".svg", ".png", ".jpg", ".json"}
@@ -50,12 +47,28 @@ PROVENANCE_LABELS = {
            "code": "چکیدهٔ کد", "config": "چکیدهٔ پیکربندی", "inputs": "داده‌ها و ورودی‌ها",
            "seed": "بذر تصادفی", "started": "زمان شروع (UTC)", "duration": "مدت (ثانیه)",
            "caption": "خاستگاه نتایج آزمایش {name}", "head": ["مورد", "مقدار"],
-           "config_full": "پیکربندی کامل"},
+           "config_full": "پیکربندی کامل", "precision": "دقت محاسبه", "threads": "شمار رشته‌ها"},
     "en": {"profile": "profile", "device": "hardware", "versions": "versions", "commit": "code version (git)",
            "code": "code hash", "config": "configuration hash", "inputs": "data and inputs",
            "seed": "random seed", "started": "started (UTC)", "duration": "duration (s)",
            "caption": "Provenance of experiment {name}", "head": ["item", "value"],
-           "config_full": "full configuration"},
+           "config_full": "full configuration", "precision": "precision", "threads": "threads"},
+}
+
+
+VERIFY_LABELS = {
+    "fa": {"caption": "بازاجرای آزمایش {name} برای وارسی (build_results.py --verify)",
+           "head": ["معیار", "نتیجهٔ ثبت‌شده", "بازاجرا", "|اختلاف|", "رواداری", "نتیجه"],
+           "ok": "در حد رواداری", "fail": "بیرون از رواداری",
+           "summary": "بازاجرا در {date} روی {device}، با دقت {precision} و {threads} رشته: {result}؛ "
+                      "بیشترین اختلاف {max}.",
+           "passed": "همهٔ معیارها در حد رواداری‌اند", "failed": "دست‌کم یک معیار بیرون از رواداری است"},
+    "en": {"caption": "Rerun check of experiment {name} (build_results.py --verify)",
+           "head": ["metric", "committed", "rerun", "|difference|", "tolerance", "result"],
+           "ok": "within tolerance", "fail": "outside tolerance",
+           "summary": "Rerun on {date} on {device}, {precision}, {threads} threads: {result}; "
+                      "largest difference {max}.",
+           "passed": "every metric within its tolerance", "failed": "at least one metric outside its tolerance"},
 }
 
 
@@ -131,6 +144,15 @@ class Node:
         return self._value
 
 
+def read_json(path: Path, shown: str) -> Any:
+    """json.loads of a results file; a damaged one fails the build with one line that names it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ResultError(f"{shown} is unreadable ({error}); rerun that experiment: "
+                          f"python build_results.py --only {shown.split('/')[1]}") from None
+
+
 class Results:
     def __init__(self, root: Path):
         self.root = root
@@ -143,19 +165,24 @@ class Results:
         if not path.is_file():
             raise ResultError(f"results/{experiment}/metrics.json does not exist: wrap the part of the "
                               f"page that uses it in {{% call computed(\"{experiment}\") %}}")
-        return Node(json.loads(path.read_text(encoding="utf-8")), experiment, "")
+        return Node(read_json(path, f"results/{experiment}/metrics.json"), experiment, "")
 
     def json(self, experiment: str, relative: str) -> Any:
         path = self.root / experiment / relative
         if not path.is_file():
             raise ResultError(f"results/{experiment}/{relative} does not exist")
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path, f"results/{experiment}/{relative}")
 
     def provenance(self) -> list[dict]:
         found = []
         for path in sorted(self.root.glob("*/provenance.json")):
-            found.append(json.loads(path.read_text(encoding="utf-8")))
+            found.append(read_json(path, f"results/{path.parent.name}/provenance.json"))
         return found
+
+    def verify(self, experiment: str) -> dict | None:
+        """results/<name>/verify.json (written by build_results.py --verify), or None."""
+        path = self.root / experiment / "verify.json"
+        return read_json(path, f"results/{experiment}/verify.json") if path.is_file() else None
 
 
 class ResultsNamespace:
@@ -336,6 +363,8 @@ class PageRenderer:
         rows = [
             [labels["profile"], p["profile"]],
             [labels["device"], p["device_name"]],
+            *([[labels["precision"], p["precision"]]] if "precision" in p else []),
+            *([[labels["threads"], p["threads"]]] if "threads" in p else []),
             [labels["versions"], versions],
             [labels["commit"], p["git_commit"]],
             [labels["code"], p["key"]["code"][:16] + " (" + ", ".join(f.rsplit("/", 1)[-1] for f in p["code_files"]) + ")"],
@@ -349,6 +378,21 @@ class PageRenderer:
         table = self.html_table(labels["caption"].format(name=p["experiment"]), labels["head"], rows)
         return Markup(str(table) + f'\n<details><summary>{labels["config_full"]}</summary>\n'
                       f'<pre dir="ltr"><code>{config}</code></pre>\n</details>\n')
+
+    def verify_table(self, experiment: str) -> Markup:
+        """The last `build_results.py --verify` of an experiment (results/<name>/verify.json), if any."""
+        v = self.results.verify(experiment)
+        if v is None:
+            return Markup("")
+        labels = VERIFY_LABELS[self.lang]
+        rows = [[r["metric"], r["committed"], r["rerun"], r["difference"], float(r["tolerance"]),
+                 labels["ok"] if r["ok"] else labels["fail"]] for r in v["metrics"]]
+        summary = labels["summary"].format(
+            date=self.digits(v["date"][:10]), device=html.escape(str(v.get("device_name"))),
+            precision=v.get("precision"), threads=self.int_(v.get("threads")),
+            result=labels["passed"] if v["passed"] else labels["failed"], max=self.num(v.get("max_difference"), 4))
+        table = self.html_table(labels["caption"].format(name=experiment), labels["head"], rows, digits=4)
+        return Markup(f"\n{summary}\n" + str(table))
 
     def value(self, experiment: str, dotted: str) -> Any:
         """metrics.json value at a dotted path; a 'not computed yet' marker if the experiment has no results."""
@@ -369,6 +413,7 @@ class PageRenderer:
             "data": self.data, "notebook": self.notebook, "provenance": self.provenance,
             "provenance_of": self.provenance_of, "value": self.value,
             "experiments_table": self.experiments_table, "provenance_table": self.provenance_table,
+            "verify_table": self.verify_table,
             "exists": self.results.exists, "num": self.num, "pct": self.pct, "int_": self.int_,
         }
         # CONTRIBUTING documents `{{ x | num(3) }}`: the same functions as filters, in this page's language
@@ -380,6 +425,8 @@ class PageRenderer:
             raise PluginError(f"{page_name}: {error}") from None
         except jinja2.UndefinedError as error:
             raise PluginError(f"{page_name}: undefined name in template: {error}") from None
+        except jinja2.TemplateSyntaxError as error:
+            raise PluginError(f"{page_name}, line {error.lineno}: template syntax error: {error.message}") from None
         except jinja2.TemplateError as error:
             raise PluginError(f"{page_name}: template error: {error}") from None
 
