@@ -138,6 +138,9 @@ def test_smoke_run_writes_everything(tmp_path):
     assert len(samples) == config.n_samples
     assert all((out / s["image"]).is_file() and s["true"] in exp.CLASSES and s["pred_mlp"] in exp.CLASSES
                for s in samples)
+    shown = json.loads((out / "data" / "dataset_samples.json").read_text())
+    assert [s["true"] for s in shown] == [c for c in exp.CLASSES for _ in range(config.dataset_samples_per_class)]
+    assert all((out / s["image"]).is_file() for s in shown)
     table = json.loads((out / "tables" / "mlp_summary.json").read_text())
     assert table["rows"][-1] == ["total", "", 855_050]
     # progressive resizing: the first low_res_steps steps at the smaller size, the rest at full size

@@ -22,7 +22,7 @@ TINY = {
     "segformer": {"hidden_sizes": [8, 16, 24, 32], "depths": [1, 1, 1, 1], "num_attention_heads": [1, 1, 1, 1],
                   "decoder_hidden_size": 16},
     "beit": {"patch_size": 8, "image_size": 32, "hidden_size": 16, "num_hidden_layers": 4,
-             "num_attention_heads": 2, "intermediate_size": 32, "out_indices": [1, 2, 3, 4],
+             "num_attention_heads": 2, "intermediate_size": 32, "out_layers": [1, 2, 3, 4],
              "use_auxiliary_head": False, "use_relative_position_bias": True, "pool_scales": [1, 2]},
 }
 
@@ -78,8 +78,27 @@ def test_unknown_checkpoint_offline_is_a_clear_config_error():
 def test_bad_arch_and_config_are_config_errors():
     with pytest.raises(ConfigError, match="arch"):
         build_segmentation_model("unet", 11)
-    with pytest.raises(ConfigError, match="out_indices"):
-        build_segmentation_model("beit", 11, {**TINY["beit"], "out_indices": [1, 2]})
+    with pytest.raises(ConfigError, match="out_layers must name 4 layers in 1..4"):
+        build_segmentation_model("beit", 11, {**TINY["beit"], "out_layers": [1, 2]})
+    with pytest.raises(ConfigError, match="out_layers must name 4 layers in 1..4"):
+        build_segmentation_model("beit", 11, {**TINY["beit"], "out_layers": [2, 3, 4, 5]})
+    with pytest.raises(ConfigError, match="write out_layers"):
+        build_segmentation_model("beit", 11, {**TINY["beit"], "out_indices": [2, 3, 4, 5]})
+
+
+@pytest.mark.parametrize("layer", [1, 4])
+def test_beit_head_is_fed_by_the_configured_layers(layer):
+    """Changing the weights of a configured layer (the last one included) changes the logits; with
+    transformers' out_indices taken as layer numbers, the last layer's work was never read."""
+    torch.manual_seed(0)
+    model = build_segmentation_model("beit", 11, TINY["beit"]).eval()       # out_layers [1, 2, 3, 4]
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        before = segmentation_logits(model, x)
+        for p in model.beit.layers[layer - 1].parameters():
+            p.add_(torch.randn_like(p))
+        after = segmentation_logits(model, x)
+    assert (after - before).abs().max() > 1e-4
 
 
 def test_median_frequency_weights_by_hand():

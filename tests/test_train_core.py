@@ -18,7 +18,7 @@ def test_no_decay_rule_is_the_same_for_every_beit():
     cls = beit_models.scratch(10, hidden_size=32, layers=1, heads=2, patch_size=8)
     seg = build_segmentation_model("beit", 11, {"patch_size": 8, "image_size": 32, "hidden_size": 16,
                                                 "num_hidden_layers": 4, "num_attention_heads": 2,
-                                                "intermediate_size": 32, "out_indices": [1, 2, 3, 4],
+                                                "intermediate_size": 32, "out_layers": [1, 2, 3, 4],
                                                 "use_relative_position_bias": True, "pool_scales": [1, 2]})
     for model in (cls, seg):
         decay, no_decay = param_groups(model, 0.05)

@@ -99,7 +99,8 @@ class Config:
     n_val: Positive = 5000
     synthetic: bool = False          # smoke: tiny generated data, no files needed
     synthetic_sizes: dict[str, int] = field(default_factory=lambda: {"train": 400, "test": 200})
-    n_samples: int = 16
+    n_samples: int = 16              # test images shown with their predictions
+    dataset_samples_per_class: int = 2   # training images of each class shown with their labels
     sample_seed: int = 1
     sample_px: int = 96
     mlp: MLPConfig = field(default_factory=MLPConfig)
@@ -256,19 +257,32 @@ def save_figures(ctx: Context, name: str, label: str, history, confusion, x_key:
     ctx.save_figure(plots.confusion(confusion, CLASSES, f"{label}: confusion matrix (test)"), f"{name}_confusion")
 
 
-def save_samples(ctx: Context, x: torch.Tensor, y: torch.Tensor, preds: dict, n: int, seed: int, px: int) -> None:
-    """n test images (fixed random choice) as px-wide PNG tiles, with each model's prediction."""
+def save_tiles(ctx: Context, name: str, x: torch.Tensor, pick: list[int], px: int) -> list[str]:
+    """The chosen uint8 images as px-wide PNG tiles figures/<name>_NN.png; their paths."""
     from PIL import Image
 
-    pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n]
-    entries = []
-    for k, i in enumerate(pick.tolist()):
+    paths = []
+    for k, i in enumerate(pick):
         tile = Image.fromarray(x[i].permute(1, 2, 0).numpy()).resize((px, px), Image.NEAREST)
-        path = ctx.save_image(np.asarray(tile), f"sample_{k:02d}")
-        entries.append({"image": f"figures/{path.name}", "true": CLASSES[int(y[i])],
-                        **{f"pred_{m}": CLASSES[int(p[i])] for m, p in preds.items()},
-                        "pred": CLASSES[int(preds["beit"][i])]})
-    ctx.save_json("samples", entries)
+        paths.append(f"figures/{ctx.save_image(np.asarray(tile), f'{name}_{k:02d}').name}")
+    return paths
+
+
+def save_samples(ctx: Context, x: torch.Tensor, y: torch.Tensor, preds: dict, n: int, seed: int, px: int) -> None:
+    """n test images (fixed random choice) as px-wide PNG tiles, with each model's prediction."""
+    pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    ctx.save_json("samples", [{"image": path, "true": CLASSES[int(y[i])],
+                               **{f"pred_{m}": CLASSES[int(p[i])] for m, p in preds.items()},
+                               "pred": CLASSES[int(preds["beit"][i])]}
+                              for path, i in zip(save_tiles(ctx, "sample", x, pick, px), pick)])
+
+
+def save_dataset_samples(ctx: Context, train: cifar10.Split, per_class: int, seed: int, px: int) -> None:
+    """The original's Figure 4: `per_class` training images of every class, with their labels."""
+    order = torch.randperm(len(train.y), generator=torch.Generator().manual_seed(seed)).tolist()
+    pick = [i for c in range(len(CLASSES)) for i in [j for j in order if int(train.y[j]) == c][:per_class]]
+    ctx.save_json("dataset_samples", [{"image": path, "true": CLASSES[int(train.y[i])]}
+                                      for path, i in zip(save_tiles(ctx, "dataset", train.x, pick, px), pick)])
 
 
 def split_metrics(point: dict, split: str) -> dict:
@@ -285,6 +299,7 @@ def run(config: Config, ctx: Context) -> dict:
         data = cifar10.load(ctx.data_root, ctx.cache_dir)
     train, val = cifar10.train_val_split(data, config.n_val, config.split_seed)
     ctx.log(f"data: {data.source}, {len(train.y)} train / {len(val.y)} validation / {len(data.y_test)} test")
+    save_dataset_samples(ctx, train, config.dataset_samples_per_class, config.sample_seed, config.sample_px)
     c = config.beit
     beit_model, mean, std = build_beit(c)       # before any training: a missing checkpoint fails now
     beit = beit_plan(c, beit_model, mean, std, train, val, ctx)

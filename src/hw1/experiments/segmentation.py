@@ -320,8 +320,24 @@ def run(config: Config, ctx: Context) -> dict:
                      metrics[n]["timing"]["inference_images_per_second"]] for n in names])
     ctx.save_table("per_class_iou", ["class"] + [DISPLAY.get(n, n) for n in names],
                    [[c] + [metrics[n]["test"]["per_class_iou"][i] for n in names] for i, c in enumerate(CLASS_NAMES)])
+    metrics["equal_crops"] = at_equal_crops(histories)
     save_figures(ctx, config, test, sample_idx, sample_preds, {n: metrics[n]["test"] for n in names}, histories)
+    for n in names:
+        ctx.save_figure(plots.confusion(metrics[n]["test"]["confusion"], [c.replace("_", "/") for c in CLASS_NAMES],
+                                        f"{DISPLAY.get(n, n)}: confusion matrix (test, share of each true class)",
+                                        normalise=True), f"confusion_{n}")
     return metrics
+
+
+def at_equal_crops(histories: dict) -> dict:
+    """Validation mIoU of every model after the same number of training crops: the largest count at
+    which all models were evaluated (a fair comparison when the models trained for different lengths)."""
+    counts = set.intersection(*({e["images"] for e in h.evals} for h in histories.values())) if histories else set()
+    if not counts:
+        return {}
+    crops = max(counts)
+    return {"crops": crops, **{n: {"step": e["step"], "val_miou": e["val_miou"]}
+                               for n, h in histories.items() for e in h.evals if e["images"] == crops}}
 
 
 def model_results(name: str, spec: ModelSpec, model, history, data: dict[str, Split], config: Config,

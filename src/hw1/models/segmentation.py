@@ -39,25 +39,64 @@ def build_segmentation_model(arch: str, num_labels: int, config: dict | None = N
                              pretrained: str | None = None, class_names: list[str] | None = None,
                              ignore_index: int = 255) -> nn.Module:
     """A transformers *ForSemanticSegmentation model, from `pretrained` when given, else from `config`."""
-    from transformers import (BeitConfig, BeitForSemanticSegmentation, SegformerConfig,
-                              SegformerForSemanticSegmentation)
+    from transformers import BeitConfig, SegformerConfig, SegformerForSemanticSegmentation
 
     classes = {"segformer": (SegformerConfig, SegformerForSemanticSegmentation),
-               "beit": (BeitConfig, BeitForSemanticSegmentation)}
+               "beit": (BeitConfig, beit_segmentation_class())}
     if arch not in classes:
         raise ConfigError(f"segmentation model arch {arch!r}: expected one of {', '.join(ARCHITECTURES)}")
     config_class, model_class = classes[arch]
     labels = _classes(num_labels, class_names)
     if pretrained:
         return load_pretrained(model_class, pretrained, labels, ignore_index)
+    config = dict(config or {})
+    if arch == "beit":   # out_indices only to pass transformers' checks; out_layers decides (see above)
+        config["out_layers"] = beit_out_layers(config)
+        config["out_indices"] = config["out_layers"]
     try:
-        cfg = config_class(**(config or {}), **labels, semantic_loss_ignore_index=ignore_index)
+        cfg = config_class(**config, **labels, semantic_loss_ignore_index=ignore_index)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"configs/segmentation.yaml: invalid {arch} config ({error})") from None
-    if arch == "beit" and len(cfg.out_indices) != 4:
-        raise ConfigError(f"configs/segmentation.yaml: beit config.out_indices must name 4 layers, "
-                          f"got {cfg.out_indices}")
     return model_class(cfg)
+
+
+def beit_out_layers(config: dict) -> list[int]:
+    """The 4 layers (1-based) whose outputs feed BEiT's UperNet head, from `out_layers`."""
+    if "out_indices" in config:
+        raise ConfigError("configs/segmentation.yaml: beit config.out_indices: write out_layers (the 1-based "
+                          "numbers of the layers that feed the head); transformers' out_indices are offset by one")
+    layers = config.get("out_layers")
+    depth = config.get("num_hidden_layers", 12)
+    if layers is None or len(layers) != 4 or any(not 1 <= layer <= depth for layer in layers):
+        raise ConfigError(f"configs/segmentation.yaml: beit config.out_layers must name 4 layers in "
+                          f"1..{depth}, got {layers}")
+    return list(layers)
+
+
+def beit_segmentation_class():
+    """BeitForSemanticSegmentation fed by the layers that config.out_layers names.
+
+    transformers reads hidden_states[i - 1] for each i in out_indices, where hidden_states[0] is
+    the embedding output, and its config allows i <= num_layers only: the last layer can never feed
+    the head, and out_indices [2, 3, 4, 6] means layers 1, 2, 3 and 5. Here hidden_states[layer]
+    is taken for each layer of out_layers. A checkpoint without out_layers keeps transformers'
+    choice (out_layers = out_indices - 1), so pretrained models behave as they were trained.
+    """
+    from transformers import BeitForSemanticSegmentation
+    from transformers.modeling_outputs import SemanticSegmenterOutput
+
+    class BeitSegmentation(BeitForSemanticSegmentation):
+        def forward(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False, **kwargs):
+            layers = getattr(self.config, "out_layers", None) or [i - 1 for i in self.config.out_indices]
+            hidden = self.beit(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding,
+                               output_hidden_states=True).hidden_states      # [embeddings, layer 1, ...]
+            b, _, height, width = pixel_values.shape
+            grid = (height // self.config.patch_size, width // self.config.patch_size)
+            maps = tuple(hidden[layer][:, 1:].transpose(1, 2).reshape(b, -1, *grid)   # drop [CLS]
+                         for layer in layers)
+            return SemanticSegmenterOutput(logits=self.decode_head(self.fpn(maps)))
+
+    return BeitSegmentation
 
 
 def load_pretrained(model_class, name: str, labels: dict, ignore_index: int) -> nn.Module:
