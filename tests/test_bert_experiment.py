@@ -36,9 +36,36 @@ def finish(proc: subprocess.Popen, timeout: float = 300) -> str:
     return out
 
 
+FRACTIONS = {"heldout": 0.1, "validation": 0.1}
+
+
 @pytest.fixture(scope="module")
-def data():
-    return tc.prepare(vocab_size=500, heldout_fraction=0.12, seed=0, max_topics=30)
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bert-cache")
+
+
+@pytest.fixture(scope="module")
+def texts(cache) -> dict[str, str]:
+    return tc.load_texts(cache)[0]
+
+
+@pytest.fixture(scope="module")
+def data(cache):
+    return tc.prepare(vocab_size=500, fractions=FRACTIONS, split_seed=0, cache_dir=cache, max_documents=80)
+
+
+def test_corpus_is_the_documentation_deterministic_and_cached(cache, texts):
+    """Help topics and module docstrings, several hundred thousand words; the extraction in a
+    fresh process gives the same text byte for byte, and the fingerprint is its hash."""
+    from hw1.data import sources, stdlib_docs
+
+    assert any(k.startswith("topic:") for k in texts) and {"json", "email.message", "builtins"} <= set(texts)
+    assert not any(stdlib_docs.denied(k) or not stdlib_docs.public(k) for k in texts if not k.startswith("topic:"))
+    assert sum(len(t.split()) for t in texts.values()) > 200_000
+    again = stdlib_docs.extracted(None)                    # no cache: a second child process
+    assert again["sha256"] == stdlib_docs.digest(texts) and again["documents"] == texts
+    fp = sources.fingerprint(["pydoc_corpus"], Path("."), cache)["pydoc_corpus"]
+    assert fp["sha256"] == again["sha256"] and fp["python"] == again["python"]
 
 
 def test_clean_paragraphs_keeps_prose_only():
@@ -50,17 +77,22 @@ def test_clean_paragraphs_keeps_prose_only():
                           "A footnote that explains something else."]
 
 
-def test_split_is_by_topic_deterministic_and_disjoint():
-    topics = tc.load_topics()
-    train, held = tc.build_documents(topics, 0.12, seed=0)
-    train2, held2 = tc.build_documents(topics, 0.12, seed=0)
-    assert [d.name for d in held] == [d.name for d in held2]
-    assert not {d.name for d in train} & {d.name for d in held}
-    train_sentences = {s for d in train for s in d.sentences}
-    assert not any(s in train_sentences for d in held for s in d.sentences if len(s.split()) > 8)
-    fraction = sum(d.words for d in held) / sum(d.words for d in train + held)
-    assert 0.08 < fraction < 0.25
-    assert [d.name for d in tc.build_documents(topics, 0.12, seed=1)[1]] != [d.name for d in held]
+def test_split_is_by_module_deterministic_and_disjoint(texts):
+    split = tc.build_documents(texts, FRACTIONS, seed=0)
+    again = tc.build_documents(dict(reversed(list(texts.items()))), FRACTIONS, seed=0)   # any input order
+    assert {s: [d.name for d in docs] for s, docs in split.items()} == \
+        {s: [d.name for d in docs] for s, docs in again.items()}
+    names = {s: {d.name for d in docs} for s, docs in split.items()}
+    for a, b in (("train", "heldout"), ("train", "validation"), ("validation", "heldout")):
+        assert not names[a] & names[b], (a, b)                                       # no module on two sides
+        assert not {tc.family(n) for n in names[a]} & {tc.family(n) for n in names[b]}   # nor a package
+    train_sentences = {s for d in split["train"] for s in d.sentences}
+    for side in ("heldout", "validation"):
+        assert not any(s in train_sentences for d in split[side] for s in d.sentences if len(s.split()) > 8)
+        fraction = sum(d.words for d in split[side]) / sum(d.words for docs in split.values() for d in docs)
+        assert 0.08 < fraction < 0.2
+    assert [d.name for d in tc.build_documents(texts, FRACTIONS, seed=1)["heldout"]] != \
+        [d.name for d in split["heldout"]]
 
 
 def test_wordpiece_special_tokens_and_canonical_ids(data):
@@ -136,6 +168,42 @@ def test_nsp_batch_layout_and_labels():
             assert doc_a != doc_b
 
 
+def test_nsp_same_document_negatives_come_from_the_same_document():
+    stream = _position_stream([[7, 9, 4, 12, 6], [5, 5, 30, 8], [10, 3, 9], [25, 6], [4, 4]])
+    b = tc.nsp_batch(stream, 600, 32, torch.Generator().manual_seed(0), negatives="same")
+    ids, mask, label = b["input_ids"], b["attention_mask"], b["next_sentence_label"]
+    assert 0.4 < label.float().mean() < 0.6
+    doc_of = torch.searchsorted(stream.doc_end, ids - 5, right=True)
+    starts = sorted((stream.sent_start + 5).tolist())
+    for r in range(len(ids)):
+        row = ids[r][mask[r].bool()].tolist()
+        sep = row.index(tc.SEP)
+        a, bb = row[1:sep], row[sep + 1:-1]
+        assert doc_of[r, 1] == doc_of[r, sep + 1] != 4          # same document; [4, 4] is too short for A + 2
+        true_next = min(s for s in starts if s > a[-1])
+        assert (bb[0] == true_next) == (label[r] == 0)          # a negative never starts at the true next
+        assert not set(a) & set(bb)                             # nor overlaps A
+    with pytest.raises(ValueError, match="negatives"):
+        tc.nsp_batch(stream, 4, 32, torch.Generator(), negatives="others")
+
+
+def test_verdict_follows_the_spread():
+    from hw1.experiments.bert_ablations import compare, summary
+
+    s = summary([1.0, 2.0, 3.0])
+    assert s["mean"] == 2.0 and s["std"] == pytest.approx(1.0) and s["values"] == [1.0, 2.0, 3.0]
+    # std 0.01 on both sides: pooled 0.01, threshold 0.02
+    c = compare([0.50, 0.51, 0.52], [0.60, 0.61, 0.62], sigmas=2)
+    assert c["difference"] == pytest.approx(0.10) and c["pooled_std"] == pytest.approx(0.01)
+    assert c["threshold"] == pytest.approx(0.02) and c["verdict"] == "variant_better"
+    assert compare([0.50, 0.51, 0.52], [0.40, 0.41, 0.42], sigmas=2)["verdict"] == "variant_worse"
+    assert compare([0.50, 0.51, 0.52], [0.515, 0.525, 0.535], sigmas=2)["verdict"] == "no_difference"
+    # a loss: lower is better
+    assert compare([5.0, 5.1, 5.2], [4.0, 4.1, 4.2], sigmas=2, lower_is_better=True)["verdict"] == "variant_better"
+    # a difference smaller than the spread is no difference, even if every seed moved the same way
+    assert compare([0.5, 0.6, 0.7], [0.52, 0.62, 0.72], sigmas=2)["verdict"] == "no_difference"
+
+
 def test_mask_tokens_80_10_10():
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(5, 1000, (400, 100), generator=gen)
@@ -203,6 +271,8 @@ def test_config_rules_name_the_key():
         smoke_config(num_heads=3)
     with pytest.raises(ConfigError, match="ablations\\[0\\]: expected one of segment, heads, position"):
         smoke_config(ablations=["segmnt"])
+    with pytest.raises(ConfigError, match="ablation_seeds"):
+        smoke_config(ablation_seeds=1)
 
 
 def test_ablation_baseline_is_the_main_run_at_ablation_steps(data, tmp_path):
@@ -237,9 +307,7 @@ torch.manual_seed(cfg.seed)
 ctx = Context(name="bert", profile="smoke", out_dir=out, data_root=Path("."), device="cpu", seed=cfg.seed,
               cache_dir=out / "cache", precision="fp32", interactive=False)
 write_json(out / "metrics.json", bert.run(cfg, ctx))
-from hw1.data import text_corpus as tc   # the vocabulary, for a precise message if it differs
-data = tc.prepare(cfg.vocab_size, cfg.heldout_fraction, cfg.seed, cfg.max_topics, cfg.min_frequency,
-                  cfg.max_group_fraction)
+data = bert.prepare_data(cfg, out / "cache")   # the vocabulary, for a precise message if it differs
 write_json(out / "vocab.json", sorted(data.tokenizer.get_vocab().items()))
 """
 
@@ -275,6 +343,13 @@ def check_smoke_outputs(metrics: dict, out: Path) -> None:
     assert metrics["pretraining"]["heldout"]["mlm_top5"] >= metrics["pretraining"]["heldout"]["mlm_top1"]
     assert metrics["pretraining"]["timing"]["train_s"] > 0 and metrics["timing"]["total_s"] > 0
     assert metrics["ablations"]["heads"]["same_parameter_count"] is True
+    for name in ("segment", "heads", "position"):
+        entry = metrics["ablations"][name]
+        assert entry["verdict"] in ("no_difference", "variant_better", "variant_worse")
+        judged = entry["metrics"][entry["judged_by"]]
+        assert len(judged["baseline"]["values"]) == len(judged["variant"]["values"]) == len(metrics["ablations"]["seeds"])
+    p = metrics["pretraining"]
+    assert p["topic_matching"]["heldout"] == p["heldout"]["nsp_accuracy"] - p["heldout_same"]["nsp_accuracy"]
     perm = metrics["ablations"]["permutation"]
     assert perm["without_position"]["max_abs_diff"] < 1e-4 < perm["with_position"]["max_abs_diff"]
     assert metrics["equivalence"]["minilm"]["max_abs_diff"] < 1e-3

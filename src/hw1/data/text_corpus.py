@@ -1,32 +1,39 @@
 """A small English corpus for BERT pre-training: the documentation that ships with CPython.
 
-`pydoc_data.topics.topics` maps ~80 help topics ("exceptions", "compound", ...) to their text
-(about 65k words). This module turns it into
-  1. documents of prose sentences (headings, grammar, code and tables removed),
-  2. a train / held-out split by topic (topics that share paragraphs are kept on the same side,
-     and no paragraph occurs twice),
-  3. a WordPiece vocabulary learnt on the training split only (the algorithm of HF `tokenizers`'
-     trainer, with a stable tie-break: the same vocabulary in every process),
+hw1.data.stdlib_docs extracts it (the ~80 help topics of pydoc_data.topics and the docstrings of
+the standard library's modules, several hundred thousand words); this module turns it into
+  1. documents of prose sentences (one per module or help topic; headings, grammar, code, tables
+     removed, each sentence kept once),
+  2. a train / validation / held-out split by module: whole families of documents (a top-level
+     package with its submodules; help topics that share paragraphs) on one side,
+  3. a WordPiece vocabulary learnt on the training split only (hw1.data.wordpiece),
   4. token streams (all sentences of a split concatenated into one tensor), from which
   5. MLM + NSP batches are cut with batched tensor operations (no per-token Python).
 
 Batch layout (HF convention):  [CLS] A ... [SEP] B ... [SEP] [PAD] ...
   token_type_ids 0 for [CLS], A and the first [SEP]; 1 for B and the second [SEP]
-  next_sentence_label 0 = B really follows A, 1 = B is a random segment of another topic
+  next_sentence_label 0 = B really follows A, 1 = B is a random segment: of another document
+  (negatives="other", BERT's recipe, used for training) or of the same document, neither A nor
+  the text that follows it (negatives="same": no topic cue, for evaluation)
   mlm_labels = original id at the selected positions, -100 elsewhere
 """
 from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
+from hw1.data import stdlib_docs
+from hw1.data.wordpiece import SPECIAL_TOKENS, train_wordpiece, train_wordpiece_hf, wordpiece_vocab  # noqa: F401
 from hw1.errors import DataError
 
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 PAD, UNK, CLS, SEP, MASK = range(len(SPECIAL_TOKENS))
+SPLITS = ("train", "validation", "heldout")
+NEGATIVES = ("other", "same")
+MASK_TOKEN_FRACTION, RANDOM_TOKEN_FRACTION = 0.8, 0.1   # of the chosen tokens (BERT); the rest unchanged
 
 _UNDERLINE = re.compile(r"^\s*([*=\-~^\"#+])\1{2,}\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“(*])")
@@ -34,18 +41,6 @@ _CODE_CHARS = set("()[]{}=:;<>+*/\\|_#@%`'\"")
 
 
 # ----- 1. documents -------------------------------------------------------------------------
-def load_topics() -> dict[str, str]:
-    """The raw help topics of this Python (name -> text)."""
-    try:
-        from pydoc_data.topics import topics
-    except ImportError:
-        raise DataError("the corpus module pydoc_data.topics is missing from this Python "
-                        "(it is part of the standard library; some distributions split it off)") from None
-    if not isinstance(topics, dict) or len(topics) < 10:
-        raise DataError("pydoc_data.topics.topics is not a dict of at least 10 help topics")
-    return dict(topics)
-
-
 def _normalise(paragraph: str) -> str:
     return " ".join(paragraph.split())
 
@@ -84,9 +79,16 @@ class Document:
         return sum(len(s.split()) for s in self.sentences)
 
 
-def _groups_sharing_paragraphs(paragraphs: dict[str, list[str]]) -> list[list[str]]:
-    """Topics linked by a shared paragraph (e.g. 'specialnames' contains 'customization')."""
-    parent = {name: name for name in paragraphs}
+def family(name: str) -> str:
+    """Documents that are held out together: a module with its package's other modules."""
+    return name if name.startswith("topic:") else name.split(".")[0]
+
+
+def _groups(paragraphs: dict[str, list[str]]) -> list[list[str]]:
+    """Families of documents, joined when they share a paragraph (e.g. 'specialnames' contains
+    'customization'); each group sorted, groups in order of their first name."""
+    parent = {name: family(name) for name in paragraphs}
+    parent.update({f: f for f in set(parent.values())})
 
     def root(x: str) -> str:
         while parent[x] != x:
@@ -98,166 +100,50 @@ def _groups_sharing_paragraphs(paragraphs: dict[str, list[str]]) -> list[list[st
     for name, paras in paragraphs.items():
         for p in paras:
             if p in first_owner:
-                parent[root(name)] = root(first_owner[p])
+                a, b = root(name), root(first_owner[p])
+                parent[max(a, b)] = min(a, b)
             else:
                 first_owner[p] = name
     groups: dict[str, list[str]] = {}
     for name in paragraphs:
         groups.setdefault(root(name), []).append(name)
-    return sorted(groups.values(), key=lambda g: sorted(g)[0])
+    return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
 
 
-def build_documents(topics: dict[str, str], heldout_fraction: float, seed: int,
-                    max_group_fraction: float = 0.05) -> tuple[list[Document], list[Document]]:
-    """(train, heldout) documents. Whole groups of related topics go to held-out, chosen at random
-    (fixed seed) among groups smaller than max_group_fraction of the corpus, until heldout_fraction
-    of the words is reached. Each paragraph is kept once (its first topic in sorted order)."""
-    paragraphs = {name: clean_paragraphs(topics[name]) for name in sorted(topics)}
+def build_documents(texts: dict[str, str], fractions: dict[str, float], seed: int,
+                    max_group_fraction: float = 0.05) -> dict[str, list[Document]]:
+    """{split: documents}. Whole groups (`_groups`) are drawn in an order shuffled with `seed`,
+    among groups smaller than max_group_fraction of the corpus, into each split of `fractions`
+    (e.g. {"heldout": 0.1, "validation": 0.1}) until it holds that fraction of the words; the rest
+    is "train". Each sentence is kept once (in its first document in sorted order), so that no
+    held-out sentence occurs in training."""
+    paragraphs = {name: clean_paragraphs(texts[name]) for name in sorted(texts)}
     seen: set[str] = set()
     docs: dict[str, Document] = {}
     for name, paras in paragraphs.items():
-        sentences = [s for p in paras if p not in seen for s in split_sentences(p)]
-        seen.update(paras)
+        sentences = list(dict.fromkeys(s for p in paras for s in split_sentences(p) if s not in seen))
+        seen.update(sentences)
         if len(sentences) >= 2:
             docs[name] = Document(name, sentences)
     total = sum(d.words for d in docs.values())
-    groups = [[n for n in g if n in docs] for g in _groups_sharing_paragraphs(paragraphs)]
-    groups = [g for g in groups if g]
+    groups = [g for g in ([n for n in g if n in docs] for g in _groups(paragraphs)) if g]
     order = list(range(len(groups)))
     random.Random(seed).shuffle(order)
-    heldout: set[str] = set()
-    held_words = 0
+    side: dict[str, str] = {}
+    targets = list(fractions.items())
+    filled = dict.fromkeys(fractions, 0)
     for gi in order:
         words = sum(docs[n].words for n in groups[gi])
-        if held_words >= heldout_fraction * total:
+        open_ = [s for s, f in targets if filled[s] < f * total]
+        if not open_:
             break
         if words <= max_group_fraction * total:
-            heldout.update(groups[gi])
-            held_words += words
-    train = [docs[n] for n in docs if n not in heldout]
-    held = [docs[n] for n in docs if n in heldout]
-    if not train or len(held) < 2:
-        raise DataError(f"pydoc_data.topics gave too little prose for a split ({len(docs)} topics)")
-    return train, held
-
-
-# ----- 2. WordPiece tokenizer -----------------------------------------------------------------
-def _bert_tokenizer(model):
-    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
-
-    tok = Tokenizer(model)
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
-    return tok
-
-
-def word_counts(sentences) -> dict[str, int]:
-    """Words as the tokenizer sees them (BERT normaliser and pre-tokeniser), with their counts, in
-    order of first occurrence."""
-    from tokenizers import normalizers, pre_tokenizers
-
-    normaliser = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
-    splitter = pre_tokenizers.BertPreTokenizer()
-    counts: dict[str, int] = {}
-    for sentence in sentences:
-        for word, _ in splitter.pre_tokenize_str(normaliser.normalize_str(sentence)):
-            counts[word] = counts.get(word, 0) + 1
-    return counts
-
-
-def _merge(symbols: list[str], a: str, b: str, merged: str) -> list[str]:
-    out, i = [], 0
-    while i < len(symbols):
-        if i + 1 < len(symbols) and symbols[i] == a and symbols[i + 1] == b:
-            out.append(merged)
-            i += 2
-        else:
-            out.append(symbols[i])
-            i += 1
-    return out
-
-
-def wordpiece_vocab(counts: dict[str, int], vocab_size: int, min_frequency: int = 2,
-                    prefix: str = "##") -> list[str]:
-    """The vocabulary that tokenizers' WordPieceTrainer learns, with a stable tie-break.
-
-    As there: every word starts as its characters, all but the first marked with `prefix`; the
-    most frequent adjacent pair (counted over the corpus) is merged into one symbol, and each new
-    symbol joins the vocabulary, until it holds vocab_size tokens or no pair occurs min_frequency
-    times. tokenizers breaks ties between equally frequent pairs in hash order (different in each
-    process); here the pair of the older tokens wins (ids: the alphabet in sorted order, then the
-    merged tokens in the order they were made), so the vocabulary depends on the counts only.
-    Pair counts are updated incrementally (only the words that contain the merged pair change).
-    """
-    import heapq
-
-    words = [[w[0]] + [prefix + c for c in w[1:]] for w in counts]
-    freqs = list(counts.values())
-    alphabet = sorted({c for w in counts for c in w})
-    vocab = SPECIAL_TOKENS + [c for c in alphabet if c not in SPECIAL_TOKENS]
-    vocab += sorted({s for w in words for s in w[1:]} - set(vocab))
-    ids = {t: i for i, t in enumerate(vocab)}            # ties: the pair of the older tokens first
-    pairs: dict[tuple[str, str], int] = {}
-    where: dict[tuple[str, str], set[int]] = {}
-    for i, w in enumerate(words):
-        for pair in zip(w, w[1:]):
-            pairs[pair] = pairs.get(pair, 0) + freqs[i]
-            where.setdefault(pair, set()).add(i)
-    heap = [(-c, ids[a], ids[b]) for (a, b), c in pairs.items()]
-    heapq.heapify(heap)
-    while heap and len(vocab) < vocab_size:
-        count, ia, ib = heapq.heappop(heap)
-        a, b = vocab[ia], vocab[ib]
-        if pairs.get((a, b)) != -count:
-            continue                                     # a stale entry: the count has changed
-        if -count < min_frequency:
-            break
-        merged = a + b[len(prefix):] if b.startswith(prefix) else a + b
-        if merged not in ids:
-            ids[merged] = len(vocab)
-            vocab.append(merged)
-        changed = set()
-        for i in sorted(where.pop((a, b))):
-            old, new = words[i], _merge(words[i], a, b, merged)
-            for pair in zip(old, old[1:]):
-                pairs[pair] -= freqs[i]
-                changed.add(pair)
-            for pair in zip(new, new[1:]):
-                pairs[pair] = pairs.get(pair, 0) + freqs[i]
-                where.setdefault(pair, set()).add(i)
-                changed.add(pair)
-            words[i] = new
-        for pair in sorted(changed):
-            if pairs[pair] > 0:
-                heapq.heappush(heap, (-pairs[pair], ids[pair[0]], ids[pair[1]]))
-            else:
-                del pairs[pair]
-    return vocab
-
-
-def train_wordpiece(documents: list[Document], vocab_size: int, min_frequency: int = 2):
-    """A lower-cased BERT-style WordPiece tokenizer whose vocabulary is learnt from the documents
-    (wordpiece_vocab: the same for the same text in every process). Ids: the special tokens
-    first, then the other tokens in sorted order."""
-    from tokenizers import models
-
-    learnt = wordpiece_vocab(word_counts(s for d in documents for s in d.sentences), vocab_size, min_frequency)
-    rest = sorted(set(learnt) - set(SPECIAL_TOKENS))
-    vocab = {t: i for i, t in enumerate(SPECIAL_TOKENS + rest)}
-    return _bert_tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=100))
-
-
-def train_wordpiece_hf(documents: list[Document], vocab_size: int, min_frequency: int = 2):
-    """The same with tokenizers' own WordPieceTrainer (ties in hash order: not reproducible
-    across processes); kept to compare against in the tests."""
-    from tokenizers import models, trainers
-
-    tok = _bert_tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                        special_tokens=SPECIAL_TOKENS, show_progress=False)
-    tok.train_from_iterator((s for d in documents for s in d.sentences), trainer)
-    return tok
+            side.update(dict.fromkeys(groups[gi], open_[0]))
+            filled[open_[0]] += words
+    split = {s: [docs[n] for n in docs if side.get(n, "train") == s] for s in ("train", *fractions)}
+    if not split["train"] or any(len(split[s]) < 2 for s in fractions):
+        raise DataError(f"the corpus gave too little prose for a split ({len(docs)} documents)")
+    return split
 
 
 # ----- 3. token streams ------------------------------------------------------------------------
@@ -294,6 +180,9 @@ def encode_documents(tokenizer, documents: list[Document], max_sentence_tokens: 
 
 
 # ----- 4. MLM + NSP batches --------------------------------------------------------------------
+
+
+# ----- 4. MLM + NSP batches --------------------------------------------------------------------
 def _segment_end(stream: TokenStream, start: torch.Tensor, budget: torch.Tensor,
                  limit: torch.Tensor) -> torch.Tensor:
     """End of a segment from `start`: the last sentence boundary within `budget` tokens and not
@@ -303,33 +192,57 @@ def _segment_end(stream: TokenStream, start: torch.Tensor, budget: torch.Tensor,
     return torch.where(end > start, end, torch.minimum(start + budget, limit))
 
 
+def _segments_a(stream: TokenStream, max_len: int) -> dict[str, torch.Tensor]:
+    """For every sentence as the start of segment A: A's end (whole sentences within (max_len-3)//2
+    tokens, not into the document's last sentence), the start of the text that really follows,
+    and the number of sentences of the document outside A and that next sentence."""
+    doc = stream.sent_doc
+    last_start = stream.sent_start[stream.doc_first + stream.doc_count - 1][doc]
+    start = stream.sent_start
+    end = _segment_end(stream, start, torch.full_like(start, (max_len - 3) // 2), last_start)
+    next_b = stream.boundaries[torch.searchsorted(stream.boundaries, end)]
+    next_sentence = torch.searchsorted(stream.boundaries, next_b)         # index of that sentence
+    span = next_sentence - torch.arange(len(start)) + 1                  # sentences of A and next B
+    return {"start": start, "end": end, "next_b": next_b, "has_next": start < last_start,
+            "free": stream.doc_count[doc] - span, "span": span}
+
+
 def nsp_batch(stream: TokenStream, batch_size: int, max_len: int, gen: torch.Generator,
-              random_next_prob: float = 0.5) -> dict[str, torch.Tensor]:
-    """Sentence-pair inputs for NSP, unmasked. Segment A gets up to (max_len-3)//2 tokens of whole
-    sentences; B is either the text that follows A in the same topic or a random sentence start in
-    another topic, filled with whole sentences up to max_len."""
-    can_start = stream.sent_start < stream.sent_start[stream.doc_first + stream.doc_count - 1][stream.sent_doc]
-    starts = torch.nonzero(can_start).squeeze(1)
+              random_next_prob: float = 0.5, negatives: str = "other") -> dict[str, torch.Tensor]:
+    """Sentence-pair inputs for NSP, unmasked. Segment A: whole sentences from a random sentence
+    (`_segments_a`); B is the text that follows A, or (with random_next_prob) a segment from a
+    random sentence of a random other document (negatives="other") or of the same document, not
+    A nor its next sentence, and ending before A when it starts before it (negatives="same");
+    B is filled with whole sentences up to max_len."""
+    if negatives not in NEGATIVES:
+        raise ValueError(f"negatives must be one of {NEGATIVES}, got {negatives!r}")
+    seg = _segments_a(stream, max_len)
+    ok = seg["has_next"] & ((seg["free"] >= 1) if negatives == "same" else True)
+    starts = torch.nonzero(ok).squeeze(1)
     if starts.numel() == 0 or len(stream.doc_names) < 2:
-        raise DataError("NSP needs at least two documents and one with two sentences")
+        raise DataError("NSP needs at least two documents and one with enough sentences")
     i = starts[torch.randint(len(starts), (batch_size,), generator=gen)]
-    doc = stream.sent_doc[i]
-    start_a = stream.sent_start[i]
-    last_start = stream.sent_start[stream.doc_first[doc] + stream.doc_count[doc] - 1]
-    end_a = _segment_end(stream, start_a, torch.full_like(start_a, (max_len - 3) // 2), last_start)
-    # B that really follows A: the first sentence boundary at or after A's end
-    next_b = stream.boundaries[torch.searchsorted(stream.boundaries, end_a)]
-    # B from another topic: a random sentence of a random other document
-    n_docs = len(stream.doc_names)
-    other = (doc + torch.randint(1, n_docs, (batch_size,), generator=gen)) % n_docs
-    j = stream.doc_first[other] + (torch.rand(batch_size, generator=gen) * stream.doc_count[other]).long()
+    doc, start_a, end_a = stream.sent_doc[i], seg["start"][i], seg["end"][i]
+    r = torch.rand(batch_size, generator=gen)
+    if negatives == "other":
+        n_docs = len(stream.doc_names)
+        other = (doc + torch.randint(1, n_docs, (batch_size,), generator=gen)) % n_docs
+        j = stream.doc_first[other] + (r * stream.doc_count[other]).long()
+        random_limit = stream.doc_end[other]
+    else:   # a sentence of the document outside A and its next sentence
+        j = stream.doc_first[doc] + (r * seg["free"][i]).long()
+        j = torch.where(j >= i, j + seg["span"][i], j)
+        random_limit = torch.where(j < i, start_a, stream.doc_end[doc])
     is_random = torch.rand(batch_size, generator=gen) < random_next_prob
-    start_b = torch.where(is_random, stream.sent_start[j], next_b)
-    b_limit = torch.where(is_random, stream.doc_end[other], stream.doc_end[doc])
+    start_b = torch.where(is_random, stream.sent_start[j], seg["next_b"][i])
+    b_limit = torch.where(is_random, random_limit, stream.doc_end[doc])
     la = end_a - start_a
     end_b = _segment_end(stream, start_b, max_len - 3 - la, b_limit)
-    lb = end_b - start_b
-    # gather: [CLS] A [SEP] B [SEP] PAD..., trimmed to the longest example
+    return _pair_tensors(stream, start_a, la, start_b, end_b - start_b, is_random)
+
+
+def _pair_tensors(stream: TokenStream, start_a, la, start_b, lb, is_random) -> dict[str, torch.Tensor]:
+    """[CLS] A [SEP] B [SEP] PAD..., gathered from the stream, trimmed to the longest example."""
     length = int((la + lb).max()) + 3
     ar = torch.arange(length)[None, :]
     la, lb = la[:, None], lb[:, None]
@@ -355,16 +268,17 @@ def mask_tokens(input_ids: torch.Tensor, attention_mask: torch.Tensor, vocab_siz
     chosen = candidate & (torch.rand(input_ids.shape, generator=gen) < mask_prob)
     r = torch.rand(input_ids.shape, generator=gen)
     random_ids = torch.randint(len(SPECIAL_TOKENS), vocab_size, input_ids.shape, generator=gen)
-    masked = torch.where(chosen & (r < 0.8), MASK, input_ids)
-    masked = torch.where(chosen & (r >= 0.8) & (r < 0.9), random_ids, masked)
+    lo, hi = MASK_TOKEN_FRACTION, MASK_TOKEN_FRACTION + RANDOM_TOKEN_FRACTION
+    masked = torch.where(chosen & (r < lo), MASK, input_ids)
+    masked = torch.where(chosen & (r >= lo) & (r < hi), random_ids, masked)
     labels = torch.where(chosen, input_ids, -100)
     return masked, labels
 
 
 def pretraining_batch(stream: TokenStream, batch_size: int, max_len: int, vocab_size: int,
-                      gen: torch.Generator, mask_prob: float = 0.15,
-                      random_next_prob: float = 0.5) -> dict[str, torch.Tensor]:
-    batch = nsp_batch(stream, batch_size, max_len, gen, random_next_prob)
+                      gen: torch.Generator, mask_prob: float = 0.15, random_next_prob: float = 0.5,
+                      negatives: str = "other") -> dict[str, torch.Tensor]:
+    batch = nsp_batch(stream, batch_size, max_len, gen, random_next_prob, negatives)
     batch["input_ids"], batch["mlm_labels"] = mask_tokens(batch["input_ids"], batch["attention_mask"],
                                                           vocab_size, gen, mask_prob)
     return batch
@@ -374,23 +288,37 @@ def pretraining_batch(stream: TokenStream, batch_size: int, max_len: int, vocab_
 @dataclass
 class PretrainingData:
     tokenizer: object
-    train_docs: list[Document]
-    heldout_docs: list[Document]
-    train: TokenStream
-    heldout: TokenStream
+    docs: dict[str, list[Document]]          # split -> documents
+    streams: dict[str, TokenStream]          # split -> its token stream
+    source: dict = field(default_factory=dict)   # python, sha256, extraction seconds, documents
 
     @property
     def vocab_size(self) -> int:
         return self.tokenizer.get_vocab_size()
 
+    # the two splits most code reads
+    train_docs = property(lambda self: self.docs["train"])
+    heldout_docs = property(lambda self: self.docs["heldout"])
+    train = property(lambda self: self.streams["train"])
+    heldout = property(lambda self: self.streams["heldout"])
 
-def prepare(vocab_size: int, heldout_fraction: float, seed: int, max_topics: int | None = None,
-            min_frequency: int = 2, max_group_fraction: float = 0.05) -> PretrainingData:
-    """Corpus -> split -> tokenizer (learnt on the training split; under a second) -> token streams."""
-    topics = load_topics()
-    if max_topics is not None:  # smoke profile: a deterministic subset
-        topics = {k: topics[k] for k in sorted(topics)[:max_topics]}
-    train_docs, heldout_docs = build_documents(topics, heldout_fraction, seed, max_group_fraction)
-    tokenizer = train_wordpiece(train_docs, vocab_size, min_frequency)
-    return PretrainingData(tokenizer, train_docs, heldout_docs,
-                           encode_documents(tokenizer, train_docs), encode_documents(tokenizer, heldout_docs))
+
+def load_texts(cache_dir: Path | None, max_documents: int | None = None) -> tuple[dict[str, str], dict]:
+    """{document name: raw text} of this Python's documentation (hw1.data.stdlib_docs; the first
+    max_documents in sorted order for the smoke profile), and where it came from."""
+    found = stdlib_docs.extracted(cache_dir)
+    texts = found["documents"]
+    if max_documents is not None:
+        texts = {k: texts[k] for k in sorted(texts)[:max_documents]}
+    return texts, {"python": found["python"], "sha256": found["sha256"], "documents": len(found["documents"]),
+                   "extraction_s": found["seconds"]}
+
+
+def prepare(vocab_size: int, fractions: dict[str, float], split_seed: int, cache_dir: Path | None = None,
+            max_documents: int | None = None, min_frequency: int = 2,
+            max_group_fraction: float = 0.05) -> PretrainingData:
+    """Corpus -> split -> tokenizer (learnt on the training split) -> token streams."""
+    texts, source = load_texts(cache_dir, max_documents)
+    docs = build_documents(texts, fractions, split_seed, max_group_fraction)
+    tokenizer = train_wordpiece(docs["train"], vocab_size, min_frequency)
+    return PretrainingData(tokenizer, docs, {s: encode_documents(tokenizer, d) for s, d in docs.items()}, source)

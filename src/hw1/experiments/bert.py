@@ -4,11 +4,14 @@
                  copied into OUR BertModel; every layer and head on a few sentences, and the heads
                  with a clear pattern ([CLS], [SEP], previous / next token, itself)
   2. pretraining hw1.experiments.bert_pretraining: a small BERT trained from scratch with MLM + NSP
-                 on the CPython documentation (hw1.data.text_corpus): loss curves, held-out MLM
-                 top-1/top-5 and NSP accuracy, masked-word predictions on held-out sentences
-  3. ablations   the same init seed, batches and learning rate at every step, one change each: no
-                 segment embeddings (NSP), one head instead of several at the same parameter count
-                 (MLM), no position embeddings (MLM) next to a permutation-equivariance check
+                 on the CPython documentation (hw1.data.text_corpus), split by module into train,
+                 validation (for choosing the settings) and held-out (reported): loss curves, MLM
+                 top-1/top-5, NSP accuracy with negatives from other documents and from the same
+                 document (what topic matching explains), masked-word predictions
+  3. ablations   hw1.experiments.bert_ablations: one change each (no segment embeddings, judged by
+                 NSP; one head instead of several at the same parameter count, and no position
+                 embeddings, judged by MLM, next to a permutation-equivariance check), over several
+                 seeds, with a verdict computed from the spread between seeds
   4. equivalence hw1.models.bert_equivalence: max |ours - HF| of every output and gradient
                  (the forward-time and memory comparison: benchmarks/bench_bert_forward.py)
 
@@ -22,26 +25,17 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Annotated, Literal
 
-import torch
-
 from hw1.config import Check, Invalid
 from hw1.data import text_corpus as tc
 from hw1.experiments import bert_attention
 from hw1.experiments.base import Context
-from hw1.experiments.bert_pretraining import (EVAL_KEYS, HELDOUT_EVAL, TRAIN_EVAL, at_step, count_parameters,
-                                              fixed_batches, masked_word_predictions, permutation_difference,
-                                              pretrain)
+from hw1.experiments.bert_ablations import ablations
+from hw1.experiments.bert_pretraining import (EVAL_KEYS, EVAL_SETS, count_parameters, eval_sets,
+                                              masked_word_predictions, pretrain)
 from hw1.models.bert import BertConfig, BertForPreTraining
 from hw1.train.loop import History
 
-SPLIT_LABELS = {"train": "training batches", "heldout": "held-out topics"}
-ABLATION_LABELS = {"segment": "segment embedding", "heads": "number of heads", "position": "position embedding",
-                   "on": "on (baseline)", "off": "switched off", "multi_head": "several heads (baseline)",
-                   "single_head": "one head"}
-# each ablation: (baseline label, changed label), the change to the model's BertConfig
-ABLATIONS = {"segment": (("on", "off"), {"use_segment_embeddings": False}),
-             "heads": (("multi_head", "single_head"), {"num_heads": 1}),
-             "position": (("on", "off"), {"use_position_embeddings": False})}
+SPLIT_LABELS = {"train": "training batches", "heldout": "held-out topics"}   # labels in text/glossary.yaml
 QUANTITY_LABELS = {"last_hidden_state": "last hidden state", "pooled_output": "pooled output",
                    "hidden_states": "all hidden states", "attentions": "attention weights",
                    "mlm_logits": "MLM logits", "nsp_logits": "NSP logits", "loss": "MLM + NSP loss",
@@ -62,9 +56,11 @@ class Config:
     vocab_size: Count
     min_frequency: Count               # of a pair, to be merged into a WordPiece token
     max_len: Annotated[int, Check(min=8)]   # tokens per [CLS] A [SEP] B [SEP] example
-    heldout_fraction: Fraction         # of the words, in held-out topics
-    max_group_fraction: Fraction       # largest group of related topics that may be held out
-    max_topics: int | None             # smoke: only the first topics
+    split_seed: int                    # the split into train / validation / held-out modules
+    heldout_fraction: Fraction         # of the words, in held-out modules (reported)
+    validation_fraction: Fraction      # of the words, in validation modules (for choosing settings)
+    max_group_fraction: Fraction       # largest group of related modules that may be held out
+    max_documents: int | None          # smoke: only the first documents in sorted order
     mask_prob: Fraction
     random_next_prob: Fraction
     # the small BERT
@@ -82,10 +78,14 @@ class Config:
     warmup_steps: int
     weight_decay: float
     grad_clip: float
+    target_mlm_top1: Fraction          # the targets of the report (issue #13), held out
+    target_nsp_accuracy: Fraction
     eval_every: Count
     eval_batches: Count                # fixed held-out batches of batch_size each
     train_eval_batches: Count          # fixed training batches, evaluated the same way
     ablations: list[Literal["segment", "heads", "position"]]
+    ablation_seeds: Annotated[int, Check(min=2)]   # seeds per variant, baseline included
+    verdict_sigmas: Annotated[float, Check(min=0)]  # a difference when |mean diff| > this * pooled std
     # masked-word predictions: held-out sentences of [min, max] tokens, a word of >= min letters
     num_masked_examples: int
     masked_sentence_tokens: Annotated[list[int], Check("[min, max] tokens", length=2, min=1)]
@@ -105,6 +105,8 @@ class Config:
             raise Invalid("num_heads", f"must divide hidden_size ({self.hidden_size}), got {self.num_heads}")
         if self.num_heads < 2 and "heads" in self.ablations:
             raise Invalid("num_heads", "must be >= 2 for the 'heads' ablation")
+        if self.heldout_fraction + self.validation_fraction >= 1:
+            raise Invalid("validation_fraction", "heldout_fraction + validation_fraction must be < 1")
         if self.max_len > 512:
             raise Invalid("max_len", f"expected at most 512 tokens, got {self.max_len}")
 
@@ -124,8 +126,10 @@ def curves_figure(history: History, plt):
         ax.set_xlabel("step")
         ax.legend(fontsize=7)
     ax = axes[2]
-    for key, label in (("mlm_top1", "MLM top-1"), ("mlm_top5", "MLM top-5"), ("nsp_accuracy", "NSP accuracy")):
-        ax.plot(steps, [e["heldout"][key] for e in evals], "-o", ms=3, label=label)
+    for split, key, label in (("heldout", "mlm_top1", "MLM top-1"), ("heldout", "mlm_top5", "MLM top-5"),
+                              ("heldout", "nsp_accuracy", "NSP accuracy (negatives: other modules)"),
+                              ("heldout_same", "nsp_accuracy", "NSP accuracy (negatives: same module)")):
+        ax.plot(steps, [e[split][key] for e in evals], "-o", ms=3, label=label)
     ax.set_ylim(0, 1)
     ax.set_title("held-out accuracy")
     ax.set_xlabel("step")
@@ -134,32 +138,30 @@ def curves_figure(history: History, plt):
     return fig
 
 
-def ablation_figure(curves: dict[str, dict[str, list[dict]]], plt):
-    """curves: ablation -> variant -> its eval points."""
-    panels = [("position", "mlm_loss", "held-out MLM loss"), ("heads", "mlm_loss", "held-out MLM loss"),
-              ("segment", "nsp_accuracy", "held-out NSP accuracy")]
-    panels = [p for p in panels if p[0] in curves]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.3), squeeze=False)
-    for ax, (name, key, label) in zip(axes[0], panels):
-        for variant, evals in curves[name].items():
-            ax.plot([e["step"] for e in evals], [e["heldout"][key] for e in evals], "-o", ms=3, label=variant)
-        ax.set_title(f"{name}: {label}")
-        ax.set_xlabel("step")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 # ----- the parts -------------------------------------------------------------------------------
+def prepare_data(config: Config, cache_dir) -> tc.PretrainingData:
+    return tc.prepare(config.vocab_size, {"heldout": config.heldout_fraction,
+                                          "validation": config.validation_fraction},
+                      config.split_seed, cache_dir, config.max_documents, config.min_frequency,
+                      config.max_group_fraction)
+
+
 def corpus_metrics(data: tc.PretrainingData) -> dict:
+    def split_metrics(docs: list[tc.Document], stream: tc.TokenStream) -> dict:
+        return {"documents": len(docs), "topics": sum(d.name.startswith("topic:") for d in docs),
+                "modules": sum(not d.name.startswith("topic:") for d in docs),
+                "sentences": sum(len(d.sentences) for d in docs), "words": sum(d.words for d in docs),
+                "tokens": stream.num_tokens}
+
+    splits = {s: split_metrics(data.docs[s], data.streams[s]) for s in tc.SPLITS}
     return {
-        "source": "pydoc_data.topics (CPython documentation)",
-        "vocab_size": data.vocab_size,
-        **{split: {"topics": len(docs), "sentences": sum(len(d.sentences) for d in docs),
-                   "words": sum(d.words for d in docs), "tokens": stream.num_tokens}
-           for split, docs, stream in (("train", data.train_docs, data.train),
-                                       ("heldout", data.heldout_docs, data.heldout))},
-        "heldout_topic_names": [d.name for d in data.heldout_docs],
+        "source": "CPython documentation: pydoc_data.topics and the standard library's docstrings",
+        "python": data.source["python"], "sha256": data.source["sha256"],
+        "extracted_documents": data.source["documents"], "vocab_size": data.vocab_size,
+        **splits, "total": {k: sum(splits[s][k] for s in tc.SPLITS) for k in splits["train"]},
+        "heldout_names": [d.name for d in data.heldout_docs],
+        "validation_names": [d.name for d in data.docs["validation"]],
+        "timing": {"extraction_s": data.source["extraction_s"]},
     }
 
 
@@ -172,61 +174,27 @@ def pretraining(config: Config, data: tc.PretrainingData, base_cfg: BertConfig, 
                   "parameters": count_parameters(model)},
         "steps": config.steps, "batch_size": config.batch_size, "max_len": config.max_len,
         "epochs_of_train_tokens": config.steps * config.batch_size * config.max_len / data.train.num_tokens,
-        "train": last["train"], "heldout": last["heldout"],
+        **{name: last[name] for name in EVAL_SETS},
+        # how much of NSP is topic matching: accuracy with other-document negatives minus same-document
+        "topic_matching": {split: last[split]["nsp_accuracy"] - last[f"{split}_same"]["nsp_accuracy"]
+                           for split in ("validation", "heldout")},
+        "targets": {"mlm_top1": config.target_mlm_top1, "nsp_accuracy": config.target_nsp_accuracy},
         "initial": {"heldout": first["heldout"], "step": first["step"]},
-        "chance": {"mlm_loss_uniform": math.log(data.vocab_size), "nsp_accuracy": 0.5},
+        "chance": {"mlm_loss_uniform": math.log(data.vocab_size), "nsp_accuracy": max(config.random_next_prob, 1 - config.random_next_prob),
+                   "nsp_loss": math.log(2)},
+        "masking": {"mask_prob": config.mask_prob, "random_next_prob": config.random_next_prob,
+                    "mask_token": tc.MASK_TOKEN_FRACTION, "random_token": tc.RANDOM_TOKEN_FRACTION,
+                    "unchanged": 1 - tc.MASK_TOKEN_FRACTION - tc.RANDOM_TOKEN_FRACTION},
         "timing": history.timing,
     }
     ctx.save_figure(curves_figure(history, plt), "pretraining_curves")
     ctx.save_table("pretraining_summary", ["split", *EVAL_KEYS],
-                   [[SPLIT_LABELS[split], *(last[split][k] for k in EVAL_KEYS)] for split in ("train", "heldout")])
+                   [[SPLIT_LABELS[split], *(last[split][k] for k in EVAL_KEYS)] for split in SPLIT_LABELS])
     masked = masked_word_predictions(model, data, config, ctx.device)
     ctx.save_table("masked_predictions", ["input", "truth", "top5", "rank_of_truth", "top1_probability"], masked)
     metrics["masked_examples"] = {"count": len(masked), "top1_correct": sum(r[3] == 1 for r in masked),
                                   "top5_correct": sum(r[3] <= 5 for r in masked)}
     return model, history, metrics
-
-
-def ablations(config: Config, data: tc.PretrainingData, base_cfg: BertConfig, eval_sets: dict,
-              main: tuple[BertForPreTraining, History], ctx: Context, plt) -> dict:
-    """One run of ablation_steps per ablation; the baseline is the main run at that step (the
-    same init seed, batches and learning rates: identical up to there by construction)."""
-    n = config.ablation_steps
-    model, history = main
-    baseline = [e for e in history.evals if e["step"] <= n]
-    metrics, curves, rows, trained = {"steps": n}, {}, [], {}
-    for name in config.ablations:
-        (base_label, label), change = ABLATIONS[name]
-        model_b, history_b = pretrain(BertConfig(**{**asdict(base_cfg), **change}), data, config, eval_sets,
-                                      ctx, f"ablation {name}: {label}", n)
-        trained[name] = model_b
-        curves[name] = {base_label: baseline, label: history_b.evals}
-        entry = {}
-        for variant, point, params in ((base_label, at_step(history, n), count_parameters(model)),
-                                       (label, at_step(history_b, n), count_parameters(model_b))):
-            e = point["heldout"]
-            entry[variant] = {**e, "parameters": params}
-            rows.append([ABLATION_LABELS[name], ABLATION_LABELS[variant], params,
-                         *(e[k] for k in ("mlm_loss", "mlm_top1", "nsp_loss", "nsp_accuracy"))])
-        entry["difference"] = {k: entry[label][k] - entry[base_label][k] for k in EVAL_KEYS}
-        entry["timing"] = history_b.timing
-        metrics[name] = entry
-    if "heads" in metrics:
-        h = metrics["heads"]
-        h["same_parameter_count"] = h["multi_head"]["parameters"] == h["single_head"]["parameters"]
-        h["num_heads"] = config.num_heads
-    if "position" in trained:      # permutation equivariance on a real held-out sentence
-        sentence = next(s for d in data.heldout_docs for s in d.sentences
-                        if len(s.split()) >= config.permutation_min_words)
-        ids = [tc.CLS] + data.tokenizer.encode(sentence).ids[:config.max_len - 2] + [tc.SEP]
-        ids = torch.tensor([ids], device=ctx.device)
-        metrics["permutation"] = {"sentence": sentence,
-                                  "without_position": permutation_difference(trained["position"], ids, config.seed),
-                                  "with_position": permutation_difference(model, ids, config.seed)}
-    ctx.save_table("ablations", ["ablation", "variant", "parameters", "mlm_loss", "mlm_top1",
-                                 "nsp_loss", "nsp_accuracy"], rows)
-    ctx.save_figure(ablation_figure(curves, plt), "ablation_curves")
-    return metrics
 
 
 def equivalence(config: Config, ctx: Context) -> dict:
@@ -264,22 +232,19 @@ def run(config: Config, ctx: Context) -> dict:
         lap("attention")
 
     # 2. pre-training from scratch
-    data = tc.prepare(config.vocab_size, config.heldout_fraction, config.seed, config.max_topics,
-                      min_frequency=config.min_frequency, max_group_fraction=config.max_group_fraction)
+    data = prepare_data(config, ctx.cache_dir)
     metrics["corpus"] = corpus_metrics(data)
-    eval_sets = {"train": fixed_batches(data.train, config, data.vocab_size, config.seed + TRAIN_EVAL,
-                                        config.train_eval_batches, ctx.device),
-                 "heldout": fixed_batches(data.heldout, config, data.vocab_size, config.seed + HELDOUT_EVAL,
-                                          config.eval_batches, ctx.device)}
+    lap("corpus")
+    sets = eval_sets(data, config, ctx.device)
     base_cfg = BertConfig(vocab_size=data.vocab_size, hidden_size=config.hidden_size,
                           num_layers=config.num_layers, num_heads=config.num_heads,
                           intermediate_size=config.intermediate_size, max_position=config.max_len,
                           dropout=config.dropout, pad_token_id=tc.PAD)
-    model, history, metrics["pretraining"] = pretraining(config, data, base_cfg, eval_sets, ctx, plt)
+    model, history, metrics["pretraining"] = pretraining(config, data, base_cfg, sets, ctx, plt)
     lap("pretraining")
 
     if config.ablations:                  # 3. ablations against the main run at ablation_steps
-        metrics["ablations"] = ablations(config, data, base_cfg, eval_sets, (model, history), ctx, plt)
+        metrics["ablations"] = ablations(config, data, base_cfg, sets, (model, history), ctx, plt)
         lap("ablations")
 
     if config.equivalence:                # 4. equivalence with Hugging Face

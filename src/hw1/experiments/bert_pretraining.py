@@ -22,8 +22,14 @@ from hw1.train.loop import History, fit
 from hw1.train.optim import adamw, schedule
 
 EVAL_KEYS = ("mlm_loss", "mlm_top1", "mlm_top5", "nsp_loss", "nsp_accuracy")
-# generators of the random draws, offsets of config.seed: training batches, the two fixed eval sets
-TRAIN_BATCHES, TRAIN_EVAL, HELDOUT_EVAL = 1, 2, 3
+# generators of the random draws, offsets of a seed: training batches, the fixed evaluation sets
+TRAIN_BATCHES, TRAIN_EVAL, HELDOUT_EVAL, HELDOUT_SAME_EVAL, VALIDATION_EVAL, VALIDATION_SAME_EVAL = 1, 2, 3, 4, 5, 6
+# the fixed evaluation sets: name -> (split, NSP negatives, seed offset, config key of the batch count)
+EVAL_SETS = {"train": ("train", "other", TRAIN_EVAL, "train_eval_batches"),
+             "validation": ("validation", "other", VALIDATION_EVAL, "eval_batches"),
+             "validation_same": ("validation", "same", VALIDATION_SAME_EVAL, "eval_batches"),
+             "heldout": ("heldout", "other", HELDOUT_EVAL, "eval_batches"),
+             "heldout_same": ("heldout", "same", HELDOUT_SAME_EVAL, "eval_batches")}
 
 
 def pretraining_losses(model: BertForPreTraining, batch: dict) -> dict:
@@ -61,21 +67,28 @@ def evaluate(model: BertForPreTraining, batches: list[dict]) -> dict:
             "nsp_accuracy_stderr": math.sqrt(acc * (1 - acc) / n_nsp)}
 
 
-def batch_maker(stream: tc.TokenStream, config, vocab_size: int, seed: int, device):
+def batch_maker(stream: tc.TokenStream, config, vocab_size: int, seed: int, device, negatives: str = "other"):
     """A function () -> the next MLM + NSP batch on the device, from its own generator."""
     gen = torch.Generator().manual_seed(seed)
 
     def next_batch(*_) -> dict:
         batch = tc.pretraining_batch(stream, config.batch_size, config.max_len, vocab_size, gen,
-                                     config.mask_prob, config.random_next_prob)
+                                     config.mask_prob, config.random_next_prob, negatives)
         return {k: v.to(device) for k, v in batch.items()}
     return next_batch
 
 
 def fixed_batches(stream: tc.TokenStream, config, vocab_size: int, seed: int, count: int,
-                  device) -> list[dict]:
-    next_batch = batch_maker(stream, config, vocab_size, seed, device)
+                  device, negatives: str = "other") -> list[dict]:
+    next_batch = batch_maker(stream, config, vocab_size, seed, device, negatives)
     return [next_batch() for _ in range(count)]
+
+
+def eval_sets(data: tc.PretrainingData, config, device) -> dict[str, list[dict]]:
+    """The fixed batches of EVAL_SETS, drawn with config.seed (the same for every run)."""
+    return {name: fixed_batches(data.streams[split], config, data.vocab_size, config.seed + offset,
+                                getattr(config, count), device, negatives)
+            for name, (split, negatives, offset, count) in EVAL_SETS.items()}
 
 
 def count_parameters(model: torch.nn.Module) -> int:
@@ -83,11 +96,12 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 
 def pretrain(bert_cfg: BertConfig, data: tc.PretrainingData, config, eval_sets: dict,
-             ctx: Context, desc: str, steps: int) -> tuple[BertForPreTraining, History]:
+             ctx: Context, desc: str, steps: int, seed: int | None = None) -> tuple[BertForPreTraining, History]:
     """AdamW, inverse-sqrt schedule, gradients clipped; evaluated on `eval_sets` every eval_every
-    steps. The init, the batches and the learning rate at each step depend only on config.seed and
-    the step, so runs with different models differ in the model only."""
-    torch.manual_seed(config.seed)
+    steps. The init, the batches and the learning rate at each step depend only on the seed
+    (config.seed unless given) and the step, so runs with different models differ in the model only."""
+    seed = config.seed if seed is None else seed
+    torch.manual_seed(seed)
     model = BertForPreTraining(bert_cfg).to(ctx.device)
     optimizer = adamw(model, config.lr, config.weight_decay)
     scheduler = schedule(optimizer, "inverse_sqrt", steps, config.warmup_steps)
@@ -97,7 +111,7 @@ def pretrain(bert_cfg: BertConfig, data: tc.PretrainingData, config, eval_sets: 
         return out["loss"], {"mlm_loss": out["mlm_loss"].detach(), "nsp_loss": out["nsp_loss"].detach()}
 
     history = fit(model=model, optimizer=optimizer, scheduler=scheduler, steps=steps,
-                  next_batch=batch_maker(data.train, config, data.vocab_size, config.seed + TRAIN_BATCHES,
+                  next_batch=batch_maker(data.train, config, data.vocab_size, seed + TRAIN_BATCHES,
                                          ctx.device),
                   loss_fn=loss_fn, device=ctx.device, precision=ctx.precision, grad_clip=config.grad_clip,
                   eval_every=config.eval_every,
