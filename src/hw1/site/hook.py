@@ -35,10 +35,10 @@ PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 WORDS = {
     "fa": {"figure": "شکل", "table": "جدول", "not_computed": "هنوز محاسبه نشده است",
            "not_computed_body": "نتایج آزمایش «{name}» هنوز در پوشهٔ results/ نیست. برای محاسبهٔ آن:",
-           "true": "درست", "pred": "پیش‌بینی", "sep": ": "},
+           "true": "درست", "pred": "پیش‌بینی", "label": "برچسب", "sep": ": "},
     "en": {"figure": "Figure", "table": "Table", "not_computed": "Not computed yet",
            "not_computed_body": "The results of experiment “{name}” are not in results/ yet. To compute them:",
-           "true": "true", "pred": "predicted", "sep": ": "},
+           "true": "true", "pred": "predicted", "label": "label", "sep": ": "},
 }
 
 
@@ -100,6 +100,15 @@ def format_number(value: Any, digits: int, lang: str, percent: bool = False, gro
 
 
 # ----- results access with clear errors -----------------------------------------------------------
+
+class Reported(float):
+    """A number as a report wrote it: compares and formats as a float, keeps its digits in .text."""
+
+    def __new__(cls, text: Any):
+        number = super().__new__(cls, float(text))
+        number.text = str(text)
+        return number
+
 
 class Node:
     """Attribute/item access into a metrics.json that names experiment and key when one is missing."""
@@ -241,6 +250,11 @@ class PageRenderer:
     def digits(self, text: Any) -> str:
         return str(text).translate(PERSIAN_DIGITS) if self.lang == "fa" else str(text)
 
+    def exact(self, value: Any) -> str:
+        """A reported number with all the digits it was written with (text/original_report.yaml)."""
+        text = getattr(value, "text", None) or repr(value)
+        return text.replace(".", "٫").translate(PERSIAN_DIGITS) if self.lang == "fa" else text
+
     def computed(self, experiment: str, caller=None) -> Markup:
         if self.results.exists(experiment):
             return Markup(caller()) if caller else Markup("")
@@ -303,23 +317,31 @@ class PageRenderer:
                       f'<caption><strong>{label}{w["sep"]}</strong>{html.escape(caption)}</caption>\n'
                       f'<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n</div>\n')
 
-    def image_grid(self, experiment: str, name: str, caption: str, alt: str | None = None) -> Markup:
-        """A grid of tiles from data/<name>.json: [{"image": "figures/x.png", "true": k, "pred": k}]."""
+    def image_grid(self, experiment: str, name: str, caption: str, alt: str | None = None,
+                   preds: dict | None = None) -> Markup:
+        """A grid of tiles from data/<name>.json: [{"image": "figures/x.png", "true": k, "pred": k, ...}].
+
+        preds: {key in the tile: label} for the predictions to show, e.g. {"pred_mlp": "MLP"};
+        default {"pred": the word 'predicted'}; {} shows the true label alone (a dataset sample).
+        A tile is marked wrong when its first shown prediction differs from the true label."""
         tiles = self.results.json(experiment, f"data/{name}.json")
         self.figures += 1
         w = WORDS[self.lang]
+        preds = {"pred": w["pred"]} if preds is None else preds
         items = []
         for tile in tiles:
             image = tile["image"]
             if not (self.results.root / experiment / image).is_file():
                 raise ResultError(f"results/{experiment}/{image} (listed in data/{name}.json) does not exist")
-            true, pred = self.t(tile["true"]), self.t(tile["pred"])
-            ok = "ok" if tile["true"] == tile["pred"] else "wrong"
+            true = self.t(tile["true"])
+            shown = [(label, tile[key]) for key, label in preds.items()]
+            ok = "ok" if not shown or shown[0][1] == tile["true"] else "wrong"
+            spans = "".join(f'<span>{html.escape(label)}: {html.escape(self.t(value))}</span>' for label, value in shown)
+            true_label = w["true"] if shown else w["label"]
             items.append(
                 f'<div class="hw1-tile hw1-{ok}"><img src="{self.url(f"results/{experiment}/{image}")}" '
-                f'alt="{html.escape(w["true"])}: {html.escape(true)}">'
-                f'<span>{html.escape(w["true"])}: {html.escape(true)}</span>'
-                f'<span>{html.escape(w["pred"])}: {html.escape(pred)}</span></div>')
+                f'alt="{html.escape(true_label)}: {html.escape(true)}">'
+                f'<span>{html.escape(true_label)}: {html.escape(true)}</span>{spans}</div>')
         label = f"{w['figure']} {self.digits(self.figures)}"
         return Markup(f'\n<figure class="hw1-figure" id="fig-{experiment}-{name}" '
                       f'aria-label="{html.escape(alt or caption)}">\n'
@@ -414,7 +436,7 @@ class PageRenderer:
             "provenance_of": self.provenance_of, "value": self.value,
             "experiments_table": self.experiments_table, "provenance_table": self.provenance_table,
             "verify_table": self.verify_table,
-            "exists": self.results.exists, "num": self.num, "pct": self.pct, "int_": self.int_,
+            "exists": self.results.exists, "exact": self.exact, "num": self.num, "pct": self.pct, "int_": self.int_,
         }
         # CONTRIBUTING documents `{{ x | num(3) }}`: the same functions as filters, in this page's language
         self.env.filters.update(num=self.num, pct=self.pct, int_=self.int_)
@@ -457,7 +479,7 @@ _state: dict[str, Any] = {}
 def on_config(config):
     _state["results"] = Results(RESULTS)
     _state["glossary"] = load_yaml(TEXT / "glossary.yaml")
-    _state["original"] = load_yaml(TEXT / "original_report.yaml")
+    _state["original"] = {k: Reported(v) for k, v in load_yaml(TEXT / "original_report.yaml").items()}
     _state["env"] = make_env()
     return config
 
