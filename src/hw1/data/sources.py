@@ -146,17 +146,11 @@ def _minilm(data_root: Path, hashes: _HashCache) -> dict:
 
 
 def _pydoc_corpus(data_root: Path, hashes: _HashCache) -> dict:
-    """The CPython documentation the BERT experiment reads (hw1.data.stdlib_docs): the sha256 of
-    the extracted text, so that another Python (other docstrings) makes the results stale. The
-    extraction (a child process, about a second) is cached under the cache folder."""
-    from hw1.data import stdlib_docs
-
-    if importlib.util.find_spec("pydoc_data.topics") is None:
-        raise InputMissing("the corpus module pydoc_data.topics is missing from this Python "
-                           "(it is part of the standard library; some distributions split it off)")
-    found = stdlib_docs.extracted(hashes.file.parent)
-    return {"name": "CPython documentation (pydoc_data.topics and the standard library's docstrings)",
-            "python": found["python"], "sha256": found["sha256"], "documents": len(found["documents"])}
+    spec = importlib.util.find_spec("pydoc_data.topics")
+    if spec is None or spec.origin is None:
+        raise InputMissing("the corpus module pydoc_data.topics is missing from this Python")
+    path = Path(spec.origin)
+    return {"name": "pydoc_data.topics", "python": sys.version.split()[0], "sha256": hashes.sha256(path)}
 
 
 FINGERPRINTS: dict[str, Callable[[Path, _HashCache], dict]] = {
