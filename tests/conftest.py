@@ -13,6 +13,15 @@ PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 
 
+def without_timing(value):
+    """A metrics value with every key named `timing` removed, at any depth (what a rerun must match)."""
+    if isinstance(value, dict):
+        return {k: without_timing(v) for k, v in value.items() if k != "timing"}
+    if isinstance(value, list):
+        return [without_timing(v) for v in value]
+    return value
+
+
 def run_build(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     """python build_results.py ARGS, output captured."""
     return subprocess.run([PYTHON, str(ROOT / "build_results.py"), *args], cwd=ROOT, capture_output=True,

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import hw1
+from conftest import without_timing
 from hw1 import config as C
 from hw1.data import text_corpus as tc
 from hw1.errors import ConfigError
@@ -311,14 +312,6 @@ write_json(out / "metrics.json", bert.run(cfg, ctx))
 data = bert.prepare_data(cfg, out / "cache")   # the vocabulary, for a precise message if it differs
 write_json(out / "vocab.json", sorted(data.tokenizer.get_vocab().items()))
 """
-
-
-def without_timing(value):
-    if isinstance(value, dict):
-        return {k: without_timing(v) for k, v in value.items() if k != "timing"}
-    if isinstance(value, list):
-        return [without_timing(v) for v in value]
-    return value
 
 
 def test_smoke_run_twice_gives_identical_results(tmp_path):

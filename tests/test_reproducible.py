@@ -9,15 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_build
-
-
-def without_timing(obj):
-    if isinstance(obj, dict):
-        return {k: without_timing(v) for k, v in obj.items() if k != "timing"}
-    if isinstance(obj, list):
-        return [without_timing(v) for v in obj]
-    return obj
+from conftest import run_build, without_timing
 
 
 def comparable_files(results: Path) -> dict[str, str]:
