@@ -119,24 +119,6 @@ def smoke_config(**segformer) -> S.Config:
     return C.build(S.Config, src)
 
 
-def test_polynomial_schedule_is_a_function_of_the_step():
-    from hw1.train.optim import schedule
-
-    def lrs():
-        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-        sched = schedule(opt, "polynomial", 100, 10, power=1.0)
-        out = []
-        for _ in range(101):
-            out.append(opt.param_groups[0]["lr"])
-            opt.step()
-            sched.step()
-        return out
-    lr = lrs()
-    assert lr[0] == 0.0 and lr[5] == pytest.approx(0.5) and lr[10] == pytest.approx(1.0)
-    assert lr[55] == pytest.approx(0.5, abs=1e-5) and lr[100] == pytest.approx(0.0, abs=1e-5)
-    assert lrs() == lr
-
-
 def test_pixel_loss_at_input_and_at_logits_resolution():
     torch.manual_seed(0)
     logits = torch.randn(2, 11, 2, 3)

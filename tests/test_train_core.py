@@ -31,17 +31,30 @@ def test_no_decay_rule_is_the_same_for_every_beit():
         assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
 
 
-def test_cosine_schedule_is_a_function_of_the_step():
+def lr_sequence(kind: str, steps: int, warmup: int, **options) -> list[float]:
+    """The learning rate at steps 0..steps of a schedule on a one-parameter SGD with lr 1."""
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    sched = schedule(opt, "cosine", 110, 10, min_lr_ratio=0.1)
+    sched = schedule(opt, kind, steps, warmup, **options)
     lrs = []
-    for _ in range(111):
+    for _ in range(steps + 1):
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
+    return lrs
+
+
+def test_cosine_schedule_is_a_function_of_the_step():
+    lrs = lr_sequence("cosine", 110, 10, min_lr_ratio=0.1)
     for step in (0, 5, 10, 60, 110):
         assert lrs[step] == pytest.approx(cosine_value(step, 110, 10, 0.1))
     assert lrs[60] == pytest.approx(0.55) and lrs[110] == pytest.approx(0.1)
+
+
+def test_polynomial_schedule_is_a_function_of_the_step():
+    lr = lr_sequence("polynomial", 100, 10, power=1.0)
+    assert lr[0] == 0.0 and lr[5] == pytest.approx(0.5) and lr[10] == pytest.approx(1.0)
+    assert lr[55] == pytest.approx(0.5, abs=1e-5) and lr[100] == pytest.approx(0.0, abs=1e-5)
+    assert lr_sequence("polynomial", 100, 10, power=1.0) == lr
 
 
 def test_inverse_sqrt_schedule():
