@@ -266,9 +266,13 @@ class PageRenderer:
     def figure(self, experiment: str, name: str, caption: str, alt: str | None = None,
                width: str | None = None) -> Markup:
         folder = self.results.root / experiment / "figures"
-        matches = [p for p in (folder / f"{name}.svg", folder / f"{name}.png") if p.is_file()]
+        # A figure drawn per language is <name>.<lang>.svg; one without words (a photo, a mask) is <name>.svg.
+        candidates = [folder / f"{name}{suffix}" for suffix in
+                      (f".{self.lang}.svg", f".{self.lang}.png", ".svg", ".png")]
+        matches = [p for p in candidates if p.is_file()]
         if not matches:
-            raise ResultError(f"results/{experiment}/figures/{name}.svg or .png does not exist")
+            raise ResultError(f"results/{experiment}/figures/{name}.{self.lang}.svg, {name}.svg or .png "
+                              "does not exist")
         self.figures += 1
         w = WORDS[self.lang]
         src = self.url(f"results/{experiment}/figures/{matches[0].name}")
