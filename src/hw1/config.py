@@ -15,6 +15,7 @@ for rules between fields. This module imports no torch: the runner uses it befor
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass
@@ -89,7 +90,10 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def read(name: str, profile: str, config_dir: Path = CONFIG_DIR) -> Source:
+def read(name: str, profile: str, config_dir: Path = CONFIG_DIR, overrides: tuple = (),
+         max_steps: int | None = None) -> Source:
+    """configs/<name>.yaml for `profile`, then the (dotted key, value) `overrides`, the from-scratch
+    recipes (resolve_from_scratch) and the step cap (`max_steps`, else $HW1_MAX_STEPS; cap_steps)."""
     path = config_dir / f"{name}.yaml"
     file = _relative(path)
     if not path.is_file():
@@ -116,7 +120,83 @@ def read(name: str, profile: str, config_dir: Path = CONFIG_DIR) -> Source:
         raise ConfigError(f"{file}: profiles.{profile} must be a mapping")
     touched: set = set()
     values = deep_merge(common, section, "", touched)
+    for dotted, value in overrides:
+        set_dotted(values, dotted, value, file)
+        touched.add(dotted)
+    values = resolve_from_scratch(values)
+    cap = max_steps_from_env() if max_steps is None else max_steps
+    if cap:
+        values = cap_steps(values, cap)
     return Source(file, profile, values, touched)
+
+
+# ----- command-line overrides, from-scratch recipes and the step cap ------------------------------
+
+MAX_STEPS_ENV = "HW1_MAX_STEPS"
+# Step counts of a run. The cap shrinks them and nothing else: the same code runs, fewer times.
+STEP_KEYS = ("steps", "ablation_steps", "low_res_steps", "early_steps", "warmup_steps", "eval_every")
+
+
+def max_steps_from_env() -> int | None:
+    text = os.environ.get(MAX_STEPS_ENV, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"${MAX_STEPS_ENV}={text!r}: expected a positive integer (the largest step count)")
+    return int(text)
+
+
+def set_dotted(values: dict, dotted: str, value: Any, file: str) -> None:
+    """values[a][b][c] = value for dotted 'a.b.c' (an override from the command line)."""
+    parts = dotted.split(".")
+    node = values
+    for k, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{file}: cannot set {dotted}: {'.'.join(parts[:k + 1])} is not a mapping")
+        node = child
+    node[parts[-1]] = value
+
+
+def resolve_from_scratch(values: dict) -> dict:
+    """A mapping with `from_scratch:` (a mapping) gets it merged over itself when its `pretrained`
+    is null (e.g. `--pretrained NAME=none`): the profile's recipe for training that model from random
+    weights. With a checkpoint the recipe is dropped. Either way the key is gone before type checks."""
+    out = {}
+    for key, value in values.items():
+        out[key] = resolve_from_scratch(value) if isinstance(value, dict) else value
+    recipe = out.pop("from_scratch", None)
+    if isinstance(recipe, dict) and not out.get("pretrained"):
+        out = deep_merge(out, recipe)
+    return out
+
+
+def cap_steps(values: dict, cap: int) -> dict:
+    """Every mapping whose `steps` exceed `cap` gets steps = cap and its other step counts (STEP_KEYS)
+    scaled by the same factor, at least 1; a count below `steps` stays below it (both phases of a
+    progressive schedule still run) and a multiple of eval_every stays one (evaluations still line up)."""
+    out = {k: cap_steps(v, cap) if isinstance(v, dict) else v for k, v in values.items()}
+    steps = out.get("steps")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps <= cap:
+        return out
+    factor = cap / steps
+    scaled = lambda v: min(cap, max(1, round(v * factor)))   # noqa: E731
+    old_eval = out.get("eval_every") if isinstance(out.get("eval_every"), int) else None
+    new_eval = scaled(old_eval) if old_eval else None
+    for key in STEP_KEYS:
+        v = out.get(key)
+        if key in ("steps", "eval_every") or not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            continue
+        new = scaled(v)
+        if old_eval and v % old_eval == 0:
+            new = max(new_eval, new // new_eval * new_eval)
+        if v < steps and cap > 1:
+            new = min(new, cap - 1)
+        out[key] = new
+    out["steps"] = cap
+    if new_eval:
+        out["eval_every"] = new_eval
+    return out
 
 
 # ----- checking against a dataclass ---------------------------------------------------------------

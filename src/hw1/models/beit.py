@@ -73,14 +73,15 @@ def scratch(num_labels: int, labels: list[str] | None = None, stem: str = "patch
     return model
 
 
-def pretrained(name: str, labels: list[str], option: str = "configs/classification.yaml beit.pretrained"):
+def pretrained(name: str, labels: list[str], option: str = "--pretrained classification.beit"):
     """Load `name` (hub id or local folder) with a new head for `labels`; a ConfigError naming the
     model when it is neither a local folder nor downloadable."""
     from transformers import BeitForImageClassification
 
     from hw1.models.pretrained import from_pretrained
 
-    return from_pretrained(BeitForImageClassification, name, option, "", num_labels=len(labels),
+    return from_pretrained(BeitForImageClassification, name, option,
+                           f", or {option}=none to train it from scratch", num_labels=len(labels),
                            id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)},
                            ignore_mismatched_sizes=True)
 

@@ -24,14 +24,13 @@ def from_pretrained(model_class, name: str, option: str, fallback: str, **kwargs
     """
     path = Path(name).expanduser()
     if looks_local(name) and not path.is_dir():
-        raise ConfigError(f"{option}={name!r}: no such local folder")
+        raise ConfigError(f"{option}={name}: no such local folder")
     try:
         return model_class.from_pretrained(str(path) if path.is_dir() else name, **kwargs)
     except (OSError, ValueError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError(
-            f"{option}={name!r}: cannot load this pretrained {model_class.__name__}: it is not a local "
-            f"folder and could not be fetched from the Hugging Face hub (no network, or not in the local "
-            f"cache {os.environ.get('HF_HOME', '~/.cache/huggingface')}). Download it once with network "
-            f"access (hf download {name}) or point {option} at a folder saved with "
-            f"save_pretrained{fallback}. ({first})") from None
+            f"{option}={name}: cannot load this pretrained {model_class.__name__}: not a local folder, and "
+            f"not in the Hugging Face cache ({os.environ.get('HF_HOME', '~/.cache/huggingface')}) nor reachable "
+            f"online. Download it once with network access (hf download {name}), or pass {option}=FOLDER "
+            f"(saved with save_pretrained){fallback}. ({first})") from None

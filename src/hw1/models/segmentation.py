@@ -103,9 +103,9 @@ def load_pretrained(model_class, name: str, labels: dict, ignore_index: int) -> 
     """from_pretrained with a new classifier for our labels; a clear ConfigError when it cannot be had."""
     from hw1.models.pretrained import from_pretrained
 
-    return from_pretrained(model_class, name, f"configs/segmentation.yaml models.{model_class.config_class.model_type}.pretrained", ", or set `pretrained: null` in "
-                           "configs/segmentation.yaml to train from scratch", **labels,
-                           ignore_mismatched_sizes=True, semantic_loss_ignore_index=ignore_index)
+    option = f"--pretrained segmentation.{model_class.config_class.model_type}"
+    return from_pretrained(model_class, name, option, f", or {option}=none to train it from scratch",
+                           **labels, ignore_mismatched_sizes=True, semantic_loss_ignore_index=ignore_index)
 
 
 def segmentation_logits(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
+from hw1.config import MAX_STEPS_ENV
 from hw1.errors import ConfigError, ReportError
 from hw1.experiments import EXPERIMENTS
 from hw1.runner import audit, folders
@@ -18,6 +19,10 @@ PROFILES = ("smoke", "cpu", "gpu")
 DEFAULT_DATA_ROOT = Path("../shared/data")
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
 SITE_ADDRESS = "http://127.0.0.1:8000"
+# --pretrained NAME -> (experiment, the dotted key of its checkpoint in configs/<experiment>.yaml)
+PRETRAINED = {"classification.beit": ("classification", "beit.pretrained"),
+              "segmentation.segformer": ("segmentation", "models.segformer.pretrained"),
+              "segmentation.beit": ("segmentation", "models.beit.pretrained")}
 
 
 def _raise_interrupt(signum, frame):
@@ -41,6 +46,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
     p.add_argument("--results", type=Path, default=None,
                    help="results folder (default: results/; .cache/results-smoke/ for --profile smoke)")
+    p.add_argument("--pretrained", action="append", default=[], metavar="NAME=ID_OR_PATH",
+                   help="the checkpoint of model NAME (" + ", ".join(PRETRAINED) + "): a Hugging Face hub id, "
+                        "a folder saved with save_pretrained, or none to train it from scratch with the "
+                        "profile's from-scratch recipe (repeatable; overrides configs/<experiment>.yaml)")
+    p.add_argument("--set", action="append", default=[], metavar="EXPERIMENT.KEY=VALUE", dest="settings",
+                   help="override one configuration value of the profile, e.g. --set bert.batch_size=32 "
+                        "(VALUE is YAML; dotted keys reach into mappings; repeatable; joins the cache key)")
+    p.add_argument("--max-steps", type=int, default=None, metavar="N",
+                   help=f"cap every run at N optimizer steps (${MAX_STEPS_ENV} does the same): only step "
+                        "counts shrink (warm-up, phases and evaluations scaled with them), the code path is the same")
     p.add_argument("--verbose", action="store_true", help="keep the libraries' load reports and progress bars")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--check", action="store_true",
@@ -68,6 +83,47 @@ def folder_option(option: str, path: Path) -> Path:
     return path
 
 
+def pretrained_name(name: str) -> str:
+    """'segformer' -> 'segmentation.segformer' when one model has that name; ConfigError otherwise."""
+    if name in PRETRAINED:
+        return name
+    matches = [full for full in PRETRAINED if full.split(".", 1)[1] == name]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ConfigError(f"--pretrained {name}: ambiguous, write {' or '.join(matches)}")
+    raise ConfigError(f"--pretrained {name}: unknown model (known: {', '.join(PRETRAINED)})")
+
+
+def overrides_of(args) -> dict[str, list[tuple[str, object]]]:
+    """{experiment: [(dotted key, value)]} from --set and --pretrained, each checked here."""
+    import yaml
+
+    out: dict[str, list] = {}
+    for text in args.settings:
+        target, eq, value = text.partition("=")
+        experiment, dot, key = target.strip().partition(".")
+        if not eq or not dot or not key:
+            raise ConfigError(f"--set {text}: expected EXPERIMENT.KEY=VALUE, e.g. bert.batch_size=32")
+        names_option("--set", experiment)
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {text}: the value is not valid YAML") from None
+        out.setdefault(experiment, []).append((key, parsed))
+    for text in args.pretrained:
+        name, eq, value = text.partition("=")
+        if not eq or not value.strip():
+            raise ConfigError(f"--pretrained {text}: expected NAME=ID_OR_PATH or NAME=none "
+                              f"(NAME: {', '.join(PRETRAINED)})")
+        experiment, key = PRETRAINED[pretrained_name(name.strip())]
+        value = value.strip()
+        checkpoint = None if value.lower() == "none" else (
+            str(Path(value).expanduser().resolve()) if Path(value).expanduser().is_dir() else value)
+        out.setdefault(experiment, []).append((key, checkpoint))
+    return out
+
+
 def make_options(args) -> Options:
     """Every option checked before any work; a ConfigError names the option."""
     only = names_option("--only", args.only)
@@ -78,8 +134,11 @@ def make_options(args) -> Options:
                           "would take many hours on the CPU; use --profile cpu, or add --device cpu to run "
                           "the gpu configuration on the CPU anyway")
     data_root, results, cache_dir = folders_of(args, profile)
+    if args.max_steps is not None and args.max_steps < 1:
+        raise ConfigError(f"--max-steps {args.max_steps}: expected a positive integer")
     return Options(profile=profile, only=only, force=args.force, data_root=data_root, device=device,
-                   results=results, cache_dir=cache_dir, verbose=args.verbose)
+                   results=results, cache_dir=cache_dir, verbose=args.verbose, overrides=overrides_of(args),
+                   max_steps=args.max_steps)
 
 
 def folders_of(args, profile: str | None) -> tuple[Path, Path, Path]:

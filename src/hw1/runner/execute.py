@@ -40,6 +40,9 @@ class Options:
     results: Path
     cache_dir: Path
     verbose: bool = False
+    # {experiment: ((dotted key, value), ...)} from --set and --pretrained, applied over the profile
+    overrides: dict = field(default_factory=dict)
+    max_steps: int | None = None  # --max-steps (else $HW1_MAX_STEPS): the largest step count of a run
 
 
 @dataclass
@@ -108,7 +111,8 @@ def device_type(device: str) -> str:
 def plan_one(spec: ExperimentSpec, options: Options, device: str, profile: str | None = None) -> Plan:
     plan = Plan(spec, device)
     try:
-        plan.current = Current.of(spec, profile or options.profile, options.data_root, options.cache_dir)
+        plan.current = Current.of(spec, profile or options.profile, options.data_root, options.cache_dir,
+                                  tuple(options.overrides.get(spec.name, ())), options.max_steps)
         setting = plan.current.values.get("precision", "auto")
         plan.precision = choose_precision(setting, device,
                                           option=f"{plan.current.source.file}: precision")

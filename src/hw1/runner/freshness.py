@@ -163,8 +163,9 @@ class Current:
         return self.source.values
 
     @classmethod
-    def of(cls, spec: ExperimentSpec, profile: str, data_root: Path, cache_dir: Path) -> "Current":
-        source = hw1_config.read(spec.name, profile)
+    def of(cls, spec: ExperimentSpec, profile: str, data_root: Path, cache_dir: Path,
+           overrides: tuple = (), max_steps: int | None = None) -> "Current":
+        source = hw1_config.read(spec.name, profile, overrides=overrides, max_steps=max_steps)
         wanted = tuple(i for i in spec.inputs if not (source.values.get("synthetic") and i in DATASETS))
         try:
             inputs, missing = sources.fingerprint(wanted, data_root, cache_dir), ""
