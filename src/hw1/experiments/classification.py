@@ -139,9 +139,13 @@ def report(loss: float, pred: torch.Tensor, y: torch.Tensor) -> tuple[dict, torc
 
 
 def validation(forward, val: cifar10.Split, batch_size: int):
+    """evaluate(step) for fit(): validation loss, accuracy and macro-F1 (the columns that
+    transformers' Trainer prints at each evaluation, with the training loss since the last one)."""
     def evaluate(step: int) -> dict:
         loss, pred = predict(forward, val.x, val.y, batch_size)
-        return {"val_loss": loss, "val_accuracy": float((pred.cpu() == val.y.cpu()).float().mean())}
+        r = classification_report(confusion_matrix(pred.cpu(), val.y.cpu(), len(CLASSES)))
+        return {"val_loss": loss, "val_accuracy": float((pred.cpu() == val.y.cpu()).float().mean()),
+                "val_f1": r["macro_f1"]}
     return evaluate
 
 
@@ -346,6 +350,10 @@ def summarise(config, ctx, data, train, val, mlp_history, mlp_test, final_lr, be
                                     "macro recall"],
                    [[name, r["loss"], r["accuracy"], r["macro_f1"], r["macro_precision"], r["macro_recall"]]
                     for name, r in (("mlp", mlp_test), ("beit", beit_test))])
+    # as transformers' Trainer prints a fine-tuning run: one row per evaluation
+    ctx.save_table("beit_training_log", ["step", "epoch", "training loss", "validation loss", "accuracy", "F1"],
+                   round_floats([[e["step"], e["epoch"], e["train_loss"], e["val_loss"], e["val_accuracy"],
+                                  e["val_f1"]] for e in beit_history.evals]))
     ctx.save_json("history", round_floats({"mlp": mlp_history.evals, "beit": beit_history.evals,
                                            "timing": {"mlp": mlp_history.timing, "beit": beit_history.timing}}))
     for r in (mlp_test, beit_test):
