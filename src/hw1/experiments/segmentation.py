@@ -340,12 +340,27 @@ def at_equal_crops(histories: dict) -> dict:
                                for n, h in histories.items() for e in h.evals if e["images"] == crops}}
 
 
+ARCHITECTURE_KEYS = {"segformer": ("hidden_sizes", "depths", "num_attention_heads", "sr_ratios", "decoder_hidden_size"),
+                     "beit": ("patch_size", "image_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                              "intermediate_size", "pool_scales")}
+
+
+def architecture(model) -> dict:
+    """The sizes of the model as built (from its config or its checkpoint), for the page."""
+    c = model.config
+    out = {k: getattr(c, k) for k in ARCHITECTURE_KEYS.get(c.model_type, ()) if hasattr(c, k)}
+    if c.model_type == "beit":   # the layers feeding the head, 1-based (see models/segmentation.py)
+        out["out_layers"] = list(getattr(c, "out_layers", None) or [i - 1 for i in c.out_indices])
+    return out
+
+
 def model_results(name: str, spec: ModelSpec, model, history, data: dict[str, Split], config: Config,
                   ctx: Context) -> dict:
     """Validation and test reports of a trained model, its settings, and its timings under `timing`."""
     phases = history.timing["phases"]
     early_steps = spec.early_steps if spec.early_train_size is not None else 0
     result = {"parameters": count_parameters(model), "pretrained": spec.pretrained,
+              "architecture": architecture(model),
               "train_size": spec.train_size, "eval_size": spec.eval_size, "settings": asdict(spec),
               "steps": spec.steps, "early_steps": early_steps, "images_seen": spec.steps * spec.batch_size,
               "epochs": spec.steps * spec.batch_size / len(data["train"]), "history": history.evals,
