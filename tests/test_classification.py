@@ -109,7 +109,7 @@ def test_pretrained_offline_fails_with_a_clear_message(monkeypatch, tmp_path):
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(ConfigError, match=r"no-such-org/beit-x.*no network, or not in the local cache"):
+    with pytest.raises(ConfigError, match=r"--pretrained classification.beit=no-such-org/beit-x.*hf download no-such-org/beit-x"):
         beit_models.pretrained("no-such-org/beit-x", list("abcdefghij"))
     with pytest.raises(ConfigError, match="no such local folder"):
         beit_models.pretrained(str(tmp_path / "missing"), list("abcdefghij"))

@@ -72,7 +72,8 @@ def test_unknown_checkpoint_offline_is_a_clear_config_error():
                                "PYTHONPATH": str(Path(S.__file__).resolve().parents[2])})
     assert proc.returncode != 0
     assert "ConfigError" in proc.stderr and "no-such-org/no-such-segformer" in proc.stderr
-    assert "pretrained: null" in proc.stderr
+    assert "hf download no-such-org/no-such-segformer" in proc.stderr
+    assert "--pretrained segmentation.segformer=none" in proc.stderr
 
 
 def test_bad_arch_and_config_are_config_errors():
