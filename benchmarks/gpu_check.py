@@ -105,6 +105,11 @@ def figures(name: str, folder: Path) -> dict:
     return out
 
 
+def write(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda")
@@ -150,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
                 entry.update(figures(name, results / name))
             entry["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None
             report["experiments"][name] = entry
+            report["total_s"] = round(time.monotonic() - started, 1)
+            write(args.out, report)               # after each experiment: a timeout keeps what ran
+            if rc == 130:                         # interrupted (Ctrl-C, or gpu_check.sh's 8-minute timeout)
+                break
     report["total_s"] = round(time.monotonic() - started, 1)
     print("\ngpu check:", report["device"], f"(max {steps} steps per run, {report['total_s']} s in all)")
     for name, e in report["experiments"].items():
@@ -158,8 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         memory = f"{e['peak_gpu_memory_gib']} GiB" if e.get("peak_gpu_memory_gib") is not None else "n/a"
         print(f"  {name:<18} {e['status']}; {shown or '-'}; peak GPU memory {memory}; "
               f"precision {e.get('precision', '-')}; torch.compile {'yes' if e.get('compiled') else 'no'}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write(args.out, report)
     print(f"written: {args.out}")
     return 0 if all(e["status"] == "ran" for e in report["experiments"].values()) else 1
 
