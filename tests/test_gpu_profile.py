@@ -168,6 +168,9 @@ def test_pretrained_none_selects_the_gpu_from_scratch_recipe():
     seg = config.build(segmentation.Config, src).models
     assert seg["segformer"].pretrained is None and seg["segformer"].config["decoder_hidden_size"] == 256
     assert seg["beit"].pretrained == "microsoft/beit-base-finetuned-ade-640-640"
+    # a value given on the command line wins over the recipe
+    src = config.read("classification", "gpu", overrides=(("beit.pretrained", None), ("beit.hidden_size", 96)))
+    assert config.build(classification.Config, src).beit.hidden_size == 96
 
 
 def test_bad_options_are_one_line(tmp_path):

@@ -124,6 +124,9 @@ def read(name: str, profile: str, config_dir: Path = CONFIG_DIR, overrides: tupl
         set_dotted(values, dotted, value, file)
         touched.add(dotted)
     values = resolve_from_scratch(values)
+    for dotted, value in overrides:      # again: what was given wins over a from-scratch recipe
+        if "from_scratch" not in dotted.split("."):
+            set_dotted(values, dotted, value, file)
     cap = max_steps_from_env() if max_steps is None else max_steps
     if cap:
         values = cap_steps(values, cap)
