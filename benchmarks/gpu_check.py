@@ -5,7 +5,7 @@ steps, into a temporary results folder. Prints and writes as JSON, per experimen
 (BERT: tokens/s), peak GPU memory, the precision and whether torch.compile ran.
 
     python benchmarks/gpu_check.py                         # on a CUDA GPU (<= 8 min on one H200)
-    python benchmarks/gpu_check.py --device cpu --tiny     # the same path on a CPU, tiny models (~2 min)
+    python benchmarks/gpu_check.py --device cpu --tiny     # the same path on a CPU, tiny models (a few minutes)
 
 The checkpoints are saved with save_pretrained into the temporary folder and passed to
 build_results.py with --pretrained, the step cap with --max-steps: the code that runs is the gpu
