@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from hw1.data.camvid import (CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, PALETTE, Split, augment,
-                             colorize, load_camvid, overlay, resize_images, synthetic_camvid)
+                             load_camvid, overlay, resize_images, synthetic_camvid)
 from hw1 import plots
 from hw1.config import Check, Invalid
 from hw1.data.sources import locate
@@ -241,9 +241,9 @@ def save_figures(ctx: Context, cfg: Config, test: Split, sample_idx: torch.Tenso
                  sample_preds: dict[str, torch.Tensor], reports: dict, histories: dict) -> None:
     images = _small(test.images[sample_idx], cfg.sample_width)                 # [K, 3, h, w]
     ctx.save_image(_row(images.permute(0, 2, 3, 1)), "samples_images")
-    ctx.save_image(_row(colorize(_small_masks(test.masks[sample_idx], cfg.sample_width))), "samples_ground_truth")
-    for name, pred in sample_preds.items():
-        ctx.save_image(_row(overlay(images, _small_masks(pred, cfg.sample_width))), f"samples_{name}")
+    # the ground truth and each model's prediction drawn the same way: class colours over the image
+    for name, masks in {"ground_truth": test.masks[sample_idx], **sample_preds}.items():
+        ctx.save_image(_row(overlay(images, _small_masks(masks, cfg.sample_width))), f"samples_{name}")
 
     ctx.save_figure("per_class_iou", lambda w: per_class_iou_figure(w, reports))
     ctx.save_figure("val_miou", lambda w: val_miou_figure(w, histories))
