@@ -355,6 +355,6 @@ def check_smoke_outputs(metrics: dict, out: Path) -> None:
     assert len(first["attention"]) == att["layers"] and len(first["attention"][0][0]) == T
     assert abs(sum(first["attention"][0][0][0]) - 1) < 0.01
     for name in ("pretraining_curves", "ablation_curves", "attention_head_scores", "attention_selected_heads"):
-        assert (out / "figures" / f"{name}.svg").is_file()
+        assert all((out / "figures" / f"{name}.{lang}.svg").is_file() for lang in ("fa", "en"))
     for name in ("pretraining_summary", "masked_predictions", "ablations", "equivalence", "attention_heads"):
         assert json.loads((out / "tables" / f"{name}.json").read_text())["rows"]

@@ -133,7 +133,7 @@ def test_smoke_run_writes_everything(tmp_path):
     assert metrics["mlp"]["parameters"] == 855_050
     out = tmp_path / "out"
     for fig in ("mlp_curves", "mlp_confusion", "beit_curves", "beit_confusion", "accuracy_vs_time"):
-        assert (out / "figures" / f"{fig}.svg").is_file()
+        assert all((out / "figures" / f"{fig}.{lang}.svg").is_file() for lang in ("fa", "en"))
     samples = json.loads((out / "data" / "samples.json").read_text())
     assert len(samples) == config.n_samples
     assert all((out / s["image"]).is_file() and s["true"] in exp.CLASSES and s["pred_mlp"] in exp.CLASSES

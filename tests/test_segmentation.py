@@ -189,10 +189,14 @@ def test_smoke_run_writes_metrics_and_figures(tmp_path):
         assert len(test["per_class_iou"]) == 11 and set(test["per_class"]) == set(S.CLASS_NAMES)
         assert metrics[model]["parameters"] > 0 and metrics[model]["timing"]["inference_images_per_second"] > 0
     # the synthetic scenes are learnable: road is found (at the size the tiny model was trained for)
-    assert metrics["segformer"]["test_single_scale"]["per_class"]["road"] > 0.3
-    # the smoke SegFormer is also tested at its evaluation size alone (multi-scale in the config)
-    assert 0.0 <= metrics["segformer"]["test_single_scale"]["miou"] <= 1.0
-    assert "test_single_scale" not in metrics["beit"]
+    assert metrics["segformer"]["test"]["per_class"]["road"] > 0.3
+    # the smoke SegFormer chooses its evaluation scales on validation, as the cpu profile does
+    choice = metrics["segformer"]["eval_scale_choice"]
+    assert [c["scales"] for c in choice] == [[1.0], [1.0, 1.5]]
+    best = max(choice, key=lambda c: c["val_miou"])
+    assert metrics["segformer"]["settings"]["eval_scales"] == best["scales"]
+    assert metrics["segformer"]["val"]["miou"] == best["val_miou"]
+    assert metrics["beit"]["eval_scale_choice"] == [] and metrics["beit"]["settings"]["eval_scales"] == [1.0]
     # small crops for the first half of the steps (early_steps 2 of 4), then train_size
     assert metrics["segformer"]["steps"] == 4 and metrics["segformer"]["early_steps"] == 2
     assert metrics["segformer"]["images_seen"] == 32
@@ -201,7 +205,7 @@ def test_smoke_run_writes_metrics_and_figures(tmp_path):
     assert [e["step"] for e in history["evals"]] == [2, 4] and [e["images"] for e in history["evals"]] == [16, 32]
     figures = {p.name for p in (tmp_path / "out" / "figures").iterdir()}
     assert {"samples_images.png", "samples_ground_truth.png", "samples_segformer.png", "samples_beit.png",
-            "per_class_iou.svg", "val_miou.svg"} <= figures
+            "per_class_iou.fa.svg", "per_class_iou.en.svg", "val_miou.fa.svg", "val_miou.en.svg"} <= figures
     palette = json.loads((tmp_path / "out" / "data" / "palette.json").read_text())
     assert [p["key"] for p in palette][:2] == ["sky", "building"] and palette[0]["color"] == "#808080"
     table = json.loads((tmp_path / "out" / "tables" / "comparison.json").read_text())

@@ -57,25 +57,7 @@ def run(config: Config, ctx: Context) -> dict:
                          stats["jacobian_norm"]])
     ctx.save_table("softmax_by_dim", ["d_k", "scores", "score_std", "entropy", "max_weight", "jacobian_norm"], rows)
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-    for name, style in (("unscaled", "o-"), ("scaled", "s--")):
-        for ax, key in zip(axes, ("entropy", "max_weight", "jacobian_norm")):
-            ax.plot(config.dims, [c[key] for c in curves[name]], style,
-                    label=f"QK^T{' / sqrt(d_k)' if name == 'scaled' else ''}")
-    titles = ("softmax entropy (nats)", "largest attention weight", "softmax Jacobian norm")
-    for ax, title in zip(axes, titles):
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("d_k")
-        ax.set_title(title, fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[0].axhline(math.log(config.num_keys), color="gray", lw=0.8, ls=":")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    ctx.save_figure(fig, "softmax_by_dim")
+    ctx.save_figure("softmax_by_dim", lambda w: softmax_figure(w, config, curves))
 
     largest = config.dims[-1]
     return {
@@ -86,3 +68,23 @@ def run(config: Config, ctx: Context) -> dict:
         "scaled": {str(d): c for d, c in zip(config.dims, curves["scaled"])},
         "timing": {"total_s": round(time.perf_counter() - start, 2)},
     }
+
+
+def softmax_figure(w, config: Config, curves: dict):
+    from hw1 import plots
+
+    fig, axes = plots.pyplot().subplots(1, 3, figsize=(10.5, 3.3))
+    for name, style in (("unscaled", "o-"), ("scaled", "s--")):
+        for ax, key in zip(axes, ("entropy", "max_weight", "jacobian_norm")):
+            ax.plot(config.dims, [c[key] for c in curves[name]], style, label=w(f"scores {name}"))
+    for ax, title in zip(axes, ("softmax entropy (nats)", "largest attention weight", "softmax Jacobian norm")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(config.dims, [w.digits(d) for d in config.dims])
+        ax.minorticks_off()
+        ax.set_xlabel(w("key dimension d_k"))
+        ax.set_title(w(title))
+        ax.grid(alpha=0.3)
+    axes[0].axhline(math.log(config.num_keys), color="gray", lw=0.8, ls=":")
+    w.legend(axes[0])
+    fig.tight_layout()
+    return fig

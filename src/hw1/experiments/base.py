@@ -11,7 +11,7 @@ swaps in as `results/<name>/` only when `run` returns. Layout of that folder:
     metrics.json            what run() returned; everything measured in seconds (or per second)
                             sits under keys named `timing`: the rest is identical on a rerun
     provenance.json         written by the runner
-    figures/<fig>.svg|png   plots as SVG, image grids as PNG
+    figures/<fig>.<lang>.svg  plots, drawn in each language; figures/<fig>.png  images without words
     tables/<table>.json     {"columns": [...], "rows": [[...], ...]}
     data/<name>.json        anything else a page or a script reads (e.g. attention maps)
 
@@ -76,17 +76,23 @@ class Context:
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
-    def save_figure(self, fig, name: str, fmt: str = "svg") -> Path:
-        """Save a matplotlib figure reproducibly (no date, fixed SVG ids) and close it."""
+    def save_figure(self, name: str, draw, fmt: str = "svg") -> list[Path]:
+        """Draw a figure in each language, draw(w) -> Figure with w = hw1.plots.Words, and save it
+        reproducibly (no date, fixed SVG ids) as figures/<name>.<lang>.<fmt>."""
         import matplotlib
         import matplotlib.pyplot as plt
 
-        matplotlib.rcParams["svg.hashsalt"] = f"hw1-{self.name}-{name}"
-        path = self.path("figures", f"{name}.{fmt}")
-        metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-        fig.savefig(path, format=fmt, bbox_inches="tight", metadata=metadata, dpi=110)
-        plt.close(fig)
-        return path
+        from hw1 import plots
+
+        paths = []
+        for lang, fig in plots.draw_each_language(draw):
+            matplotlib.rcParams["svg.hashsalt"] = f"hw1-{self.name}-{name}-{lang}"
+            path = self.path("figures", f"{name}.{lang}.{fmt}")
+            metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+            fig.savefig(path, format=fmt, bbox_inches="tight", metadata=metadata, dpi=110)
+            plt.close(fig)
+            paths.append(path)
+        return paths
 
     def save_image(self, image, name: str) -> Path:
         """Save an HxWx3 (or HxW) uint8 array as PNG."""

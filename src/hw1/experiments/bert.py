@@ -25,6 +25,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Annotated, Literal
 
+from hw1 import plots
 from hw1.config import Check, Invalid
 from hw1.data import text_corpus as tc
 from hw1.experiments import bert_attention
@@ -112,28 +113,27 @@ class Config:
 
 
 # ----- figures ---------------------------------------------------------------------------------
-def curves_figure(history: History, plt):
+def curves_figure(w, history: History):
     evals = history.evals
     steps = [e["step"] for e in evals]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    fig, axes = plots.pyplot().subplots(1, 3, figsize=(10.5, 3.6))
     for ax, task in zip(axes[:2], ("mlm", "nsp")):
         ax.plot(steps, [e[f"train_{task}_loss"] for e in evals], color="0.6", lw=1,
-                label="training batches (mean since the previous point)")
+                label=w("training batches (mean since the previous point)"))
         for split, style in (("train", "-o"), ("heldout", "-s")):
             ax.plot(steps, [e[split][f"{task}_loss"] for e in evals], style, ms=3,
-                    label=f"{'train' if split == 'train' else 'held-out'} (fixed batches, eval mode)")
-        ax.set_title(f"{task.upper()} loss")
-        ax.set_xlabel("step")
-        ax.legend(fontsize=7)
+                    label=w(f"{split} (fixed batches, eval mode)"))
+        ax.set_title(w(f"{task} loss"))
+        ax.set_xlabel(w("step"))
+        w.legend(ax, fontsize=8.5)
     ax = axes[2]
-    for split, key, label in (("heldout", "mlm_top1", "MLM top-1"), ("heldout", "mlm_top5", "MLM top-5"),
-                              ("heldout", "nsp_accuracy", "NSP accuracy (negatives: other modules)"),
-                              ("heldout_same", "nsp_accuracy", "NSP accuracy (negatives: same module)")):
-        ax.plot(steps, [e[split][key] for e in evals], "-o", ms=3, label=label)
+    for split, key in (("heldout", "mlm_top1"), ("heldout", "mlm_top5"), ("heldout", "nsp_accuracy"),
+                       ("heldout_same", "nsp_accuracy")):
+        ax.plot(steps, [e[split][key] for e in evals], "-o", ms=3, label=w(f"{split} {key}"))
     ax.set_ylim(0, 1)
-    ax.set_title("held-out accuracy")
-    ax.set_xlabel("step")
-    ax.legend(fontsize=7)
+    ax.set_title(w("held-out accuracy"))
+    ax.set_xlabel(w("step"))
+    w.legend(ax, fontsize=8.5)
     fig.tight_layout()
     return fig
 
@@ -166,7 +166,7 @@ def corpus_metrics(data: tc.PretrainingData) -> dict:
 
 
 def pretraining(config: Config, data: tc.PretrainingData, base_cfg: BertConfig, eval_sets: dict,
-                ctx: Context, plt) -> tuple[BertForPreTraining, History, dict]:
+                ctx: Context) -> tuple[BertForPreTraining, History, dict]:
     model, history = pretrain(base_cfg, data, config, eval_sets, ctx, "pre-training", config.steps)
     last, first = history.last(), history.evals[0]
     metrics = {
@@ -187,7 +187,7 @@ def pretraining(config: Config, data: tc.PretrainingData, base_cfg: BertConfig, 
                     "unchanged": 1 - tc.MASK_TOKEN_FRACTION - tc.RANDOM_TOKEN_FRACTION},
         "timing": history.timing,
     }
-    ctx.save_figure(curves_figure(history, plt), "pretraining_curves")
+    ctx.save_figure("pretraining_curves", lambda w: curves_figure(w, history))
     ctx.save_table("pretraining_summary", ["split", *EVAL_KEYS],
                    [[SPLIT_LABELS[split], *(last[split][k] for k in EVAL_KEYS)] for split in SPLIT_LABELS])
     masked = masked_word_predictions(model, data, config, ctx.device)
@@ -215,10 +215,6 @@ def equivalence(config: Config, ctx: Context) -> dict:
 
 # ----- the experiment -------------------------------------------------------------------------
 def run(config: Config, ctx: Context) -> dict:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     metrics: dict = {}
     timing: dict = {}
     start = t = time.perf_counter()
@@ -228,7 +224,7 @@ def run(config: Config, ctx: Context) -> dict:
         timing[f"{part}_s"], t = time.perf_counter() - t, time.perf_counter()
 
     if config.attention_sentences:        # 1. attention maps of the pretrained MiniLM, by our model
-        metrics["attention"] = bert_attention.run(config.attention_sentences, ctx, plt)
+        metrics["attention"] = bert_attention.run(config.attention_sentences, ctx)
         lap("attention")
 
     # 2. pre-training from scratch
@@ -240,11 +236,11 @@ def run(config: Config, ctx: Context) -> dict:
                           num_layers=config.num_layers, num_heads=config.num_heads,
                           intermediate_size=config.intermediate_size, max_position=config.max_len,
                           dropout=config.dropout, pad_token_id=tc.PAD)
-    model, history, metrics["pretraining"] = pretraining(config, data, base_cfg, sets, ctx, plt)
+    model, history, metrics["pretraining"] = pretraining(config, data, base_cfg, sets, ctx)
     lap("pretraining")
 
     if config.ablations:                  # 3. ablations against the main run at ablation_steps
-        metrics["ablations"] = ablations(config, data, base_cfg, sets, (model, history), ctx, plt)
+        metrics["ablations"] = ablations(config, data, base_cfg, sets, (model, history), ctx)
         lap("ablations")
 
     if config.equivalence:                # 4. equivalence with Hugging Face

@@ -17,6 +17,7 @@ from dataclasses import asdict
 
 import torch
 
+from hw1 import plots
 from hw1.data import text_corpus as tc
 from hw1.experiments.base import Context
 from hw1.experiments.bert_pretraining import at_step, count_parameters, permutation_difference, pretrain
@@ -80,19 +81,21 @@ def _runs(config, data, base_cfg: BertConfig, eval_sets: dict, main: History, ct
     return runs
 
 
-def ablation_figure(curves: dict[str, dict[str, list[list[dict]]]], plt):
+def ablation_figure(w, curves: dict[str, dict[str, list[list[dict]]]]):
     """curves: ablation -> variant -> eval points of each seed; the mean over seeds and its range."""
     panels = [(n, ABLATIONS[n][2]) for n in ("position", "heads", "segment") if n in curves]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.3), squeeze=False)
+    fig, axes = plots.pyplot().subplots(1, len(panels), figsize=(3.5 * len(panels), 3.5), squeeze=False)
     for ax, (name, metric) in zip(axes[0], panels):
         for variant, per_seed in curves[name].items():
             steps = [e["step"] for e in per_seed[0]]
             values = torch.tensor([_values(evals, metric) for evals in per_seed])   # (seeds, points)
-            line, = ax.plot(steps, values.mean(0), "-o", ms=3, label=f"{variant} (mean of {len(per_seed)} seeds)")
+            line, = ax.plot(steps, values.mean(0), "-o", ms=3,
+                            label=w("{variant} (mean of {n} seeds)", variant=w(ABLATION_LABELS[variant]),
+                                    n=len(per_seed)))
             ax.fill_between(steps, values.min(0).values, values.max(0).values, color=line.get_color(), alpha=0.2)
-        ax.set_title(f"{name}: held-out {metric.replace('_', ' ')}")
-        ax.set_xlabel("step")
-        ax.legend(fontsize=7)
+        ax.set_title(w("{ablation}: held-out {metric}", ablation=w(ABLATION_LABELS[name]), metric=w(metric)))
+        ax.set_xlabel(w("step"))
+        w.legend(ax, fontsize=8.5)
     fig.tight_layout()
     return fig
 
@@ -108,7 +111,7 @@ def _permutation(config, data: tc.PretrainingData, without: BertForPreTraining, 
 
 
 def ablations(config, data: tc.PretrainingData, base_cfg: BertConfig, eval_sets: dict,
-              main: tuple[BertForPreTraining, History], ctx: Context, plt) -> dict:
+              main: tuple[BertForPreTraining, History], ctx: Context) -> dict:
     n = config.ablation_steps
     model, history = main
     runs = _runs(config, data, base_cfg, eval_sets, history, ctx)
@@ -144,5 +147,5 @@ def ablations(config, data: tc.PretrainingData, base_cfg: BertConfig, eval_sets:
     ctx.save_table("ablations", ["ablation", "variant", "parameters", "mlm_loss_mean", "mlm_loss_std",
                                  "mlm_top1_mean", "mlm_top1_std", "nsp_accuracy_mean", "nsp_accuracy_std",
                                  "nsp_accuracy_same_mean", "nsp_accuracy_same_std"], rows)
-    ctx.save_figure(ablation_figure(curves, plt), "ablation_curves")
+    ctx.save_figure("ablation_curves", lambda w: ablation_figure(w, curves))
     return metrics

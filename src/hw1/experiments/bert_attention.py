@@ -12,6 +12,7 @@ import json
 
 import torch
 
+from hw1 import plots
 from hw1.experiments.base import Context
 
 PATTERNS = ("cls", "sep", "previous", "next", "self")
@@ -81,40 +82,45 @@ def top_heads(att: dict, ctx: Context) -> dict[str, list[tuple[int, int]]]:
     return top
 
 
-def head_scores_figure(att: dict, plt):
+def head_scores_figure(w, att: dict):
     """The score of every head for every pattern."""
     L, H = att["layers"], att["heads"]
-    fig, axes = plt.subplots(1, len(PATTERNS), figsize=(3.2 * len(PATTERNS), 2.6))
+    fig, axes = plots.pyplot().subplots(1, len(PATTERNS), figsize=(10.5, 2.9))
     for ax, pattern in zip(axes, PATTERNS):
         im = ax.imshow(att["scores"][pattern].numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        ax.set_title(f"{pattern}")
-        ax.set_xlabel("head")
+        ax.set_title(w(PATTERN_LABELS[pattern]))
+        ax.set_xlabel(w("head"))
         if ax is axes[0]:
-            ax.set_ylabel("layer")
-        ax.set_xticks(range(H), [str(h + 1) for h in range(H)], fontsize=6)
-        ax.set_yticks(range(L), [str(l + 1) for l in range(L)])
-    fig.colorbar(im, ax=axes, shrink=0.8, label="mean attention weight")
+            ax.set_ylabel(w("layer"))
+        ax.set_xticks(range(0, H, 2), [w.digits(h + 1) for h in range(0, H, 2)])
+        ax.set_yticks(range(L), [w.digits(l + 1) for l in range(L)])
+    fig.colorbar(im, ax=axes, shrink=0.8, label=w("mean attention weight"))
     return fig
 
 
-def selected_heads_figure(record: dict, top: dict, plt):
+def selected_heads_figure(w, record: dict, top: dict):
     """The best head of each pattern on one sentence, with token labels."""
     tokens = record["tokens"]
-    fig, axes = plt.subplots(1, len(PATTERNS), figsize=(3.6 * len(PATTERNS), 3.9))
+    fig, grid = plots.pyplot().subplots(2, 3, figsize=(10.5, 7.6))
+    axes = grid.flat
     for ax, pattern in zip(axes, PATTERNS):
         l, h = top[pattern][0]
         ax.imshow(record["attn"][l, h].numpy(), vmin=0, vmax=1, cmap="Blues")
-        ax.set_title(f"{pattern}: layer {l + 1}, head {h + 1}", fontsize=9)
-        ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=7)
-        ax.set_yticks(range(len(tokens)), tokens, fontsize=7)
-        ax.set_xlabel("key (attended to)", fontsize=8)
-    axes[0].set_ylabel("query", fontsize=8)
+        ax.set_title(w("{pattern}: layer {layer}, head {head}", pattern=w(PATTERN_LABELS[pattern]),
+                       layer=l + 1, head=h + 1))
+        ax.set_xticks(range(len(tokens)), tokens, rotation=90)
+        ax.set_yticks(range(len(tokens)), tokens)
+        ax.set_xlabel(w("key (attended to)"))
+        ax.set_ylabel(w("query"))
+    for ax in list(axes)[len(PATTERNS):]:
+        ax.axis("off")
     fig.tight_layout()
     return fig
 
 
-def grid_figure(record: dict, plt):
+def grid_figure(w, record: dict):
     """Every layer and head of one sentence, tiled into one image (one imshow)."""
+    plt = plots.pyplot()
     a = record["attn"]                                                 # (L, h, T, T)
     L, H, T, gap = a.shape[0], a.shape[1], a.shape[-1], 1
     canvas = torch.full((L * (T + gap) - gap, H * (T + gap) - gap), float("nan"))
@@ -124,12 +130,13 @@ def grid_figure(record: dict, plt):
     fig, ax = plt.subplots(figsize=(0.9 + 0.11 * canvas.shape[1], 0.6 + 0.11 * canvas.shape[0]))
     cmap = plt.get_cmap("Blues").with_extremes(bad="white")
     ax.imshow(canvas.numpy(), vmin=0, vmax=1, cmap=cmap, interpolation="nearest")
-    ax.set_xticks([h * (T + gap) + T / 2 for h in range(H)], [f"head {h + 1}" for h in range(H)], fontsize=8)
-    ax.set_yticks([l * (T + gap) + T / 2 for l in range(L)], [f"layer {l + 1}" for l in range(L)], fontsize=8)
+    # the PNG is shown narrower than it is drawn (about half): large text stays readable
+    ax.set_xticks([h * (T + gap) + T / 2 for h in range(H)], [w("head {n}", n=h + 1) for h in range(H)], fontsize=18)
+    ax.set_yticks([l * (T + gap) + T / 2 for l in range(L)], [w("layer {n}", n=l + 1) for l in range(L)], fontsize=18)
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    ax.set_title(" ".join(record["tokens"]), fontsize=9)
+    ax.set_title(" ".join(record["tokens"]), fontsize=20)
     return fig
 
 
@@ -150,14 +157,14 @@ def export(att: dict, ctx: Context) -> int:
     return path.stat().st_size
 
 
-def run(sentences: list, ctx: Context, plt) -> dict:
+def run(sentences: list, ctx: Context) -> dict:
     """Maps, table, figures and export; returns metrics["attention"]."""
     att = minilm_attention(sentences, ctx.device)
     top = top_heads(att, ctx)
-    ctx.save_figure(head_scores_figure(att, plt), "attention_head_scores")
-    ctx.save_figure(selected_heads_figure(att["records"][0], top, plt), "attention_selected_heads")
+    ctx.save_figure("attention_head_scores", lambda w: head_scores_figure(w, att))
+    ctx.save_figure("attention_selected_heads", lambda w: selected_heads_figure(w, att["records"][0], top))
     for s, record in enumerate(att["records"], 1):
-        ctx.save_figure(grid_figure(record, plt), f"attention_grid_{s}", fmt="png")
+        ctx.save_figure(f"attention_grid_{s}", lambda w: grid_figure(w, record), fmt="png")
     scores = att["scores"]
     metrics = {"sentences": len(att["records"]), "layers": att["layers"], "heads": att["heads"],
                "json_bytes": export(att, ctx), "uniform_baseline": att["baseline"], "top_heads": {}}

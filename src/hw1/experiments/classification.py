@@ -13,6 +13,7 @@ batches are index slices, augmentation is batched on tensors. Both models train 
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -88,6 +89,10 @@ class BeitConfig:
                                           f"multiple of patch_size={self.patch_size}, got {self.low_res_size}")
         if self.low_res_steps > self.steps:
             raise Invalid("low_res_steps", f"must be at most steps={self.steps}, got {self.low_res_steps}")
+
+    def image_size_at(self, step: int) -> int:
+        """Progressive resizing: steps 1..low_res_steps at low_res_size, the rest at image_size."""
+        return self.low_res_size if self.low_res_size and step <= self.low_res_steps else self.image_size
 
 
 @dataclass
@@ -220,12 +225,11 @@ def beit_plan(c: BeitConfig, model, mean, std, train: cifar10.Split, val: cifar1
     optimizer = adamw(model, c.lr, c.weight_decay)
     scheduler = schedule(optimizer, "cosine", c.steps, c.warmup_steps, min_lr_ratio=c.min_lr / c.lr)
     n, bs = len(train.y), c.batch_size
-    size_at = lambda step: c.low_res_size if c.low_res_size and step <= c.low_res_steps else c.image_size  # noqa: E731
 
     def next_batch(step: int):   # the last partial batch of an epoch is dropped: one shape
         idx = batch_indices(step, n, bs, ctx.seed)
         x = augment.augment(train.x[idx], c.crop_padding, c.flip, step_generator(step, ctx.seed))
-        return x, train.y[idx].to(device), size_at(step)
+        return x, train.y[idx].to(device), c.image_size_at(step)
 
     def loss_fn(batch):
         xb, yb, size = batch
@@ -238,7 +242,7 @@ def beit_plan(c: BeitConfig, model, mean, std, train: cifar10.Split, val: cifar1
         loss_fn=loss_fn, device=device, precision="fp32",   # autocast inside forward (compiled with it)
         grad_clip=c.grad_clip, eval_every=c.eval_every,
         evaluate=validation(forward, cifar10.Split(val.x, val.y.to(device)), c.eval_batch_size),
-        phase=lambda step: f"{size_at(step)}px", items_per_step=bs, progress=ctx.progress, desc="BEiT")
+        phase=lambda step: f"{c.image_size_at(step)}px", items_per_step=bs, progress=ctx.progress, desc="BEiT")
 
 
 def train_beit(c: BeitConfig, model, mean, std, train: cifar10.Split, val: cifar10.Split, ctx: Context,
@@ -248,17 +252,21 @@ def train_beit(c: BeitConfig, model, mean, std, train: cifar10.Split, val: cifar
     history = fit(**kwargs)
     for e in history.evals:
         e["epoch"] = e["step"] * c.batch_size / len(train.y)
-        e["image_size"] = c.low_res_size if c.low_res_size and e["step"] <= c.low_res_steps else c.image_size
+        e["image_size"] = c.image_size_at(e["step"])
     return forward, history
 
 
 # ----- figures and samples ------------------------------------------------------------------------
 
-def save_figures(ctx: Context, name: str, label: str, history, confusion, x_key: str, x_label: str) -> None:
-    panels = [("cross-entropy loss", [("train_loss", "train"), ("val_loss", "validation")]),
-              ("accuracy", [("train_accuracy", "train"), ("val_accuracy", "validation")])]
-    ctx.save_figure(plots.curves(history.evals, panels, x_key, x_label, label), f"{name}_curves")
-    ctx.save_figure(plots.confusion(confusion, CLASSES, f"{label}: confusion matrix (test)"), f"{name}_confusion")
+def save_figures(ctx: Context, name: str, label: str, history, confusion) -> None:
+    def curves(w):
+        panels = [(w("cross-entropy loss"), [("train_loss", w("train")), ("val_loss", w("validation"))]),
+                  (w("accuracy"), [("train_accuracy", w("train")), ("val_accuracy", w("validation"))])]
+        return plots.curves(w, history.evals, panels, "epoch", title=label)
+
+    ctx.save_figure(f"{name}_curves", curves)
+    ctx.save_figure(f"{name}_confusion", lambda w: plots.confusion(
+        w, confusion, [w.get(c) for c in CLASSES], w("{model}: confusion matrix (test)", model=label)))
 
 
 def save_tiles(ctx: Context, name: str, x: torch.Tensor, pick: list[int], px: int) -> list[str]:
@@ -317,7 +325,7 @@ def run(config: Config, ctx: Context) -> dict:
     mlp_test, mlp_confusion = report(loss, mlp_pred, data.y_test)
     ctx.save_table("mlp_summary", ["layer", "output shape", "parameters"],
                    mlp_models.summary(mlp_model) + [["total", "", mlp_models.PARAMETERS]])
-    save_figures(ctx, "mlp", "MLP", mlp_history, mlp_confusion, "epoch", "epoch")
+    save_figures(ctx, "mlp", "MLP", mlp_history, mlp_confusion)
     ctx.log(f"MLP: test accuracy {mlp_test['accuracy']:.4f}, macro-F1 {mlp_test['macro_f1']:.4f}")
 
     forward, beit_history = train_beit(c, beit_model, mean, std, train, val, ctx, plan=beit)
@@ -325,10 +333,10 @@ def run(config: Config, ctx: Context) -> dict:
     loss, beit_pred = predict(forward, data.x_test, data.y_test.to(ctx.device), c.eval_batch_size)
     beit_pred = beit_pred.cpu()
     beit_test, beit_confusion = report(loss, beit_pred, data.y_test)
-    save_figures(ctx, "beit", "BEiT", beit_history, beit_confusion, "epoch", "epoch")
-    ctx.save_figure(plots.against_time({"MLP": mlp_history, "BEiT": beit_history}, "val_accuracy",
-                                       "validation accuracy", "Validation accuracy against training time"),
-                    "accuracy_vs_time")
+    save_figures(ctx, "beit", "BEiT", beit_history, beit_confusion)
+    ctx.save_figure("accuracy_vs_time", lambda w: plots.against_time(
+        w, {"MLP": mlp_history, "BEiT": beit_history}, "val_accuracy", w("validation accuracy"),
+        w("validation accuracy against training time")))
     save_samples(ctx, data.x_test, data.y_test, {"mlp": mlp_pred, "beit": beit_pred}, config.n_samples,
                  config.sample_seed, config.sample_px)
     ctx.log(f"BEiT: test accuracy {beit_test['accuracy']:.4f}, macro-F1 {beit_test['macro_f1']:.4f}")
@@ -358,10 +366,7 @@ def summarise(config, ctx, data, train, val, mlp_history, mlp_test, final_lr, be
                                            "timing": {"mlp": mlp_history.timing, "beit": beit_history.timing}}))
     for r in (mlp_test, beit_test):
         r["per_class"] = {k: dict(zip(CLASSES, v)) for k, v in r["per_class"].items()}
-    steps_by_size = {}
-    for e in range(1, c.steps + 1):
-        size = c.low_res_size if c.low_res_size and e <= c.low_res_steps else c.image_size
-        steps_by_size[size] = steps_by_size.get(size, 0) + 1
+    steps_by_size = dict(Counter(c.image_size_at(step) for step in range(1, c.steps + 1)))
     phases = beit_history.timing["phases"]
     return round_floats({
         "data": {"source": data.source, "train": len(train.y), "val": len(val.y), "test": len(data.y_test)},

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from hw1.data.camvid import (CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, PALETTE, Split, augment,
-                             colorize, load_camvid, overlay, resize_images, synthetic_camvid)
+                             load_camvid, overlay, resize_images, synthetic_camvid)
 from hw1 import plots
 from hw1.config import Check, Invalid
 from hw1.data.sources import locate
@@ -59,6 +59,9 @@ class ModelSpec:
                                       # logits: labels sampled down to the logits (SegFormer: 1/4)
     eval_scales: list[float] = field(default_factory=lambda: [1.0])  # test-time input sizes, relative
                                       # to eval_size; their softmax outputs are averaged
+    eval_scale_candidates: list[list[float]] = field(default_factory=list)  # when given, the one with
+                                      # the best validation mIoU replaces eval_scales (the test set
+                                      # is then evaluated once, with the chosen scales)
 
     def check(self):
         early = self.early_train_size
@@ -67,6 +70,10 @@ class ModelSpec:
                                               f"{self.train_size}, got {early}")
         if self.early_steps > self.steps:
             raise Invalid("early_steps", f"must be at most steps={self.steps}, got {self.early_steps}")
+        for scales in [self.eval_scales, *self.eval_scale_candidates]:
+            if not scales or min(scales) <= 0:
+                raise Invalid("eval_scale_candidates" if scales is not self.eval_scales else "eval_scales",
+                              f"expected a non-empty list of positive scales, got {scales}")
 
 
 @dataclass
@@ -232,36 +239,42 @@ def _small_masks(masks: torch.Tensor, width: int) -> torch.Tensor:
 
 def save_figures(ctx: Context, cfg: Config, test: Split, sample_idx: torch.Tensor,
                  sample_preds: dict[str, torch.Tensor], reports: dict, histories: dict) -> None:
-    plt = plots.pyplot()
     images = _small(test.images[sample_idx], cfg.sample_width)                 # [K, 3, h, w]
     ctx.save_image(_row(images.permute(0, 2, 3, 1)), "samples_images")
-    ctx.save_image(_row(colorize(_small_masks(test.masks[sample_idx], cfg.sample_width))), "samples_ground_truth")
-    for name, pred in sample_preds.items():
-        ctx.save_image(_row(overlay(images, _small_masks(pred, cfg.sample_width))), f"samples_{name}")
+    # the ground truth and each model's prediction drawn the same way: class colours over the image
+    for name, masks in {"ground_truth": test.masks[sample_idx], **sample_preds}.items():
+        ctx.save_image(_row(overlay(images, _small_masks(masks, cfg.sample_width))), f"samples_{name}")
 
+    ctx.save_figure("per_class_iou", lambda w: per_class_iou_figure(w, reports))
+    ctx.save_figure("val_miou", lambda w: val_miou_figure(w, histories))
+
+
+def per_class_iou_figure(w, reports: dict):
     names = list(reports)
-    fig, ax = plt.subplots(figsize=(8, 3.4))
+    fig, ax = plots.pyplot().subplots(figsize=(8, 3.6))
     width = 0.8 / max(len(names), 1)
     xs = np.arange(NUM_CLASSES)
     for k, name in enumerate(names):
         ax.bar(xs + (k - (len(names) - 1) / 2) * width, reports[name]["per_class_iou"], width,
-               label=f"{DISPLAY.get(name, name)} (mIoU {reports[name]['miou']:.2f})")
-    ax.set_xticks(xs, [c.replace("_", "/") for c in CLASS_NAMES], rotation=30, ha="right")
-    ax.set_ylabel("IoU (test)")
+               label=w("{model} (mIoU {miou})", model=DISPLAY.get(name, name), miou=w.num(reports[name]["miou"])))
+    ax.set_xticks(xs, [w.get(c) for c in CLASS_NAMES], rotation=30, ha="right", rotation_mode="anchor")
+    ax.set_ylabel(w("IoU (test)"))
     ax.set_ylim(0, 1)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(frameon=False)
-    ctx.save_figure(fig, "per_class_iou")
+    w.legend(ax, frameon=False)
+    return fig
 
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+
+def val_miou_figure(w, histories: dict):
+    fig, ax = plots.pyplot().subplots(figsize=(6, 3.5))
     for name, h in histories.items():
         ax.plot([e["images"] for e in h.evals], [e["val_miou"] for e in h.evals], marker="o", ms=3,
                 label=DISPLAY.get(name, name))
-    ax.set_xlabel("training crops seen")
-    ax.set_ylabel("validation mIoU")
+    ax.set_xlabel(w("training crops seen"))
+    ax.set_ylabel(w("validation mIoU"))
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False)
-    ctx.save_figure(fig, "val_miou")
+    w.legend(ax, frameon=False)
+    return fig
 
 
 # ----- the experiment -------------------------------------------------------------------------
@@ -323,9 +336,10 @@ def run(config: Config, ctx: Context) -> dict:
     metrics["equal_crops"] = at_equal_crops(histories)
     save_figures(ctx, config, test, sample_idx, sample_preds, {n: metrics[n]["test"] for n in names}, histories)
     for n in names:
-        ctx.save_figure(plots.confusion(metrics[n]["test"]["confusion"], [c.replace("_", "/") for c in CLASS_NAMES],
-                                        f"{DISPLAY.get(n, n)}: confusion matrix (test, share of each true class)",
-                                        normalise=True), f"confusion_{n}")
+        ctx.save_figure(f"confusion_{n}", lambda w: plots.confusion(
+            w, metrics[n]["test"]["confusion"], [w.get(c) for c in CLASS_NAMES],
+            w("{model}: confusion matrix (test, share of each true class)", model=DISPLAY.get(n, n)),
+            normalise=True))
     return metrics
 
 
@@ -338,6 +352,20 @@ def at_equal_crops(histories: dict) -> dict:
     crops = max(counts)
     return {"crops": crops, **{n: {"step": e["step"], "val_miou": e["val_miou"]}
                                for n, h in histories.items() for e in h.evals if e["images"] == crops}}
+
+
+def choose_eval_scales(model, val: Split, spec: ModelSpec, config: Config, ctx: Context):
+    """(scales, their validation evaluation, each candidate's validation mIoU): the candidate of
+    spec.eval_scale_candidates with the best validation mIoU (the first on a tie), or spec.eval_scales."""
+    evaluated = {}
+    for candidate in spec.eval_scale_candidates or [spec.eval_scales]:
+        evaluated[tuple(candidate)] = evaluate(model, val, spec, config, ctx.device, ctx.precision, candidate)
+    best = max(evaluated, key=lambda c: evaluated[c][0]["miou"])   # max keeps the first of equal values
+    tried = [{"scales": list(c), "val_miou": e[0]["miou"]} for c, e in evaluated.items()]
+    if spec.eval_scale_candidates:
+        ctx.log("evaluation scales on validation: " + ", ".join(f"{t['scales']} {t['val_miou']:.3f}" for t in tried)
+                + f"; chosen {list(best)}")
+    return list(best), evaluated[best], tried if spec.eval_scale_candidates else []
 
 
 ARCHITECTURE_KEYS = {"segformer": ("hidden_sizes", "depths", "num_attention_heads", "sr_ratios", "decoder_hidden_size"),
@@ -368,16 +396,13 @@ def model_results(name: str, spec: ModelSpec, model, history, data: dict[str, Sp
                          "train_images_per_second": history.timing["items_per_s"],
                          "early_images_per_second": phases.get("early", {}).get("items_per_s"),
                          "late_images_per_second": phases.get("full", {}).get("items_per_s")}}
-    for split in ("val", "test"):
-        report, confusion, speed = evaluate(model, data[split], spec, config, ctx.device, ctx.precision)
+    scales, val, result["eval_scale_choice"] = choose_eval_scales(model, data["val"], spec, config, ctx)
+    result["settings"]["eval_scales"] = scales
+    test = evaluate(model, data["test"], spec, config, ctx.device, ctx.precision, scales)   # once
+    for split, (report, confusion, speed) in (("val", val), ("test", test)):
         result[split] = {**report, "per_class": dict(zip(CLASS_NAMES, report["per_class_iou"])),
                          "confusion": confusion.tolist()}
     result["timing"]["inference_images_per_second"] = speed
-    if list(spec.eval_scales) != [1.0]:
-        # the same test set at eval_size alone, to show what the multi-scale evaluation adds
-        report, _, speed = evaluate(model, data["test"], spec, config, ctx.device, ctx.precision, scales=[1.0])
-        result["test_single_scale"] = {**report, "per_class": dict(zip(CLASS_NAMES, report["per_class_iou"]))}
-        result["timing"]["single_scale_inference_images_per_second"] = speed
     del result["history"]
     ctx.log(f"{name}: test mIoU {result['test']['miou']:.3f}, pixel accuracy {result['test']['pixel_accuracy']:.3f}, "
             f"{spec.steps} steps in {history.timing['train_s']:.0f} s")

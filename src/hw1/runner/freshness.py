@@ -96,11 +96,25 @@ def code_files(module: str) -> list[Path]:
     return sorted(set(seen.values()))
 
 
+def declared_reads(path: Path) -> list[Path]:
+    """The files a module declares it reads, as a top-level `READS = ("text/x.yaml", ...)` (paths
+    relative to the project): they shape its results as much as its code does."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "READS" for t in node.targets):
+            return [PROJECT_ROOT / name for name in ast.literal_eval(node.value)]
+    return []
+
+
 def code_hashes(module: str) -> dict[str, str]:
-    """{path relative to the project: sha256} for code_files(module)."""
+    """{path relative to the project: sha256} for code_files(module) and the files they declare."""
     files = code_files(module)
     if not files:
         raise ConfigError(f"experiment module {module} not found under {SRC_ROOT}")
+    files = sorted(set(files) | {read for f in files for read in declared_reads(f)})
+    missing = [str(p.relative_to(PROJECT_ROOT)) for p in files if not p.is_file()]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)}: declared in READS but not found")
     return {str(p.relative_to(PROJECT_ROOT)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
