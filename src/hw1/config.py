@@ -57,10 +57,15 @@ class Source:
     profile: str
     values: dict
     profile_keys: set                # dotted keys written (or merged into) under profiles.<profile>
+    overridden: set = dataclasses.field(default_factory=set)   # dotted keys given with --set/--pretrained
 
     def where(self, dotted: str) -> str:
-        """'profiles.cpu.a.b' when the value (or its top part) came from the profile, else 'common.a.b'."""
+        """'profiles.cpu.a.b' when the value (or its top part) came from the profile, else 'common.a.b';
+        'a.b (given on the command line)' for a value given with --set or --pretrained."""
         parts = dotted.split(".")
+        for k in range(len(parts), 0, -1):
+            if ".".join(parts[:k]) in self.overridden:
+                return f"{dotted} (given on the command line)"
         for k in range(len(parts), 0, -1):
             if ".".join(parts[:k]) in self.profile_keys:
                 return f"profiles.{self.profile}.{dotted}"
@@ -130,7 +135,7 @@ def read(name: str, profile: str, config_dir: Path = CONFIG_DIR, overrides: tupl
     cap = max_steps_from_env() if max_steps is None else max_steps
     if cap:
         values = cap_steps(values, cap)
-    return Source(file, profile, values, touched)
+    return Source(file, profile, values, touched, {dotted for dotted, _ in overrides})
 
 
 # ----- command-line overrides, from-scratch recipes and the step cap ------------------------------
