@@ -62,7 +62,8 @@ class Config:
     validation_fraction: Fraction      # of the words, in validation modules (for choosing settings)
     max_group_fraction: Fraction       # largest group of related modules that may be held out
     max_documents: int | None          # smoke: only the first documents in sorted order
-    mask_prob: Fraction
+    mask_prob: Fraction                # of the tokens chosen for prediction in training batches
+    eval_mask_prob: Fraction           # the same in the fixed evaluation batches (the reported MLM top-1)
     random_next_prob: Fraction
     # the small BERT
     hidden_size: Count
@@ -182,7 +183,8 @@ def pretraining(config: Config, data: tc.PretrainingData, base_cfg: BertConfig, 
         "initial": {"heldout": first["heldout"], "step": first["step"]},
         "chance": {"mlm_loss_uniform": math.log(data.vocab_size), "nsp_accuracy": max(config.random_next_prob, 1 - config.random_next_prob),
                    "nsp_loss": math.log(2)},
-        "masking": {"mask_prob": config.mask_prob, "random_next_prob": config.random_next_prob,
+        "masking": {"mask_prob": config.mask_prob, "eval_mask_prob": config.eval_mask_prob,
+                    "random_next_prob": config.random_next_prob,
                     "mask_token": tc.MASK_TOKEN_FRACTION, "random_token": tc.RANDOM_TOKEN_FRACTION,
                     "unchanged": 1 - tc.MASK_TOKEN_FRACTION - tc.RANDOM_TOKEN_FRACTION},
         "timing": history.timing,

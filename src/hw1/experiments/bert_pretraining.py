@@ -67,20 +67,25 @@ def evaluate(model: BertForPreTraining, batches: list[dict]) -> dict:
             "nsp_accuracy_stderr": math.sqrt(acc * (1 - acc) / n_nsp)}
 
 
-def batch_maker(stream: tc.TokenStream, config, vocab_size: int, seed: int, device, negatives: str = "other"):
-    """A function () -> the next MLM + NSP batch on the device, from its own generator."""
+def batch_maker(stream: tc.TokenStream, config, vocab_size: int, seed: int, device, negatives: str = "other",
+                mask_prob: float | None = None):
+    """A function () -> the next MLM + NSP batch on the device, from its own generator. mask_prob:
+    the share of tokens chosen for prediction, config.mask_prob (training) unless given."""
     gen = torch.Generator().manual_seed(seed)
+    mask_prob = config.mask_prob if mask_prob is None else mask_prob
 
     def next_batch(*_) -> dict:
         batch = tc.pretraining_batch(stream, config.batch_size, config.max_len, vocab_size, gen,
-                                     config.mask_prob, config.random_next_prob, negatives)
+                                     mask_prob, config.random_next_prob, negatives)
         return {k: v.to(device) for k, v in batch.items()}
     return next_batch
 
 
 def fixed_batches(stream: tc.TokenStream, config, vocab_size: int, seed: int, count: int,
                   device, negatives: str = "other") -> list[dict]:
-    next_batch = batch_maker(stream, config, vocab_size, seed, device, negatives)
+    """Evaluation batches: config.eval_mask_prob of the tokens masked (BERT's 15 %), whatever the
+    training rate, so that MLM top-1 is measured on the usual task."""
+    next_batch = batch_maker(stream, config, vocab_size, seed, device, negatives, config.eval_mask_prob)
     return [next_batch() for _ in range(count)]
 
 
