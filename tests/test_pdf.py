@@ -111,7 +111,7 @@ def test_persian_pdf_has_the_home_page_text_in_logical_order(pdfs, site):
     home = article(site / "index.html")
     sentence = home.first_p.split("،")[0]                 # the first clause of the first paragraph
     assert len(sentence) > 20 and re.search(r"[\u0600-\u06FF]", sentence), sentence
-    text = normalise(text_of(pdfs["fa"], 1, 2))
+    text = normalise(text_of(pdfs["fa"], 1, 8))            # after the cover, contents and lists
     assert normalise(home.h1) in text
     assert normalise(sentence) in text
 
@@ -170,3 +170,86 @@ def test_pdf_command_without_site_or_browser(tmp_path, monkeypatch, capsys):
     assert "not built" in capsys.readouterr().err
     assert pdfmod.main(["--site", str(tmp_path), "--require"]) == 1
     assert not (tmp_path / "pdf").exists()
+
+
+def page_letters(path: Path) -> list[str]:
+    return [normalise(t) for t in text_of(path).split("\f")]
+
+
+def chapter_titles(site: Path, prefix: str) -> list[str]:
+    home_nav = (site / prefix / "index.html").read_text(encoding="utf-8")
+    hrefs = []
+    for href in re.findall(r'class="md-nav__link[^"]*"[^>]*href="([^"#]+)"|href="([^"#]+)"[^>]*class="md-nav__link',
+                           home_nav):
+        href = next(h for h in href if h)
+        if href not in hrefs and (site / prefix / href / "index.html").is_file():
+            hrefs.append(href)
+    return [normalise(article((site / prefix / h / "index.html").resolve()).h1) for h in hrefs]
+
+
+@pytest.mark.parametrize("lang, prefix", [("fa", ""), ("en", "en/")])
+def test_pdf_has_a_cover_contents_and_lists_with_page_numbers(pdfs, site, lang, prefix):
+    words = pdfmod.FRONT[lang]
+    pages = page_letters(pdfs[lang])
+    assert normalise(words["university"]) in pages[0] and normalise(words["course"]) in pages[0]
+    assert normalise(words["assignment"]) in pages[0]
+    raw_cover = text_of(pdfs[lang], 1, 1)
+    assert re.search(r"\d{4}-\d{2}-\d{2}", raw_cover) and re.search(r"[0-9a-f]{7,}|—", raw_cover), raw_cover
+    front = "".join(pages[:6])
+    for title in ("contents", "figures", "tables"):
+        assert normalise(words[title]) in front, title
+    # the contents: every chapter title, each with a page number, in increasing order
+    lines = [line for line in text_of(pdfs[lang], 2, 6).splitlines() if line.strip()]
+    numbered = []
+    for title in chapter_titles(site, prefix):
+        line = next((l for l in lines if normalise(l).startswith(title[:25])), None)
+        assert line is not None, f"{title!r} not in the contents"
+        number = re.findall(r"[0-9۰-۹]+", line.translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")))
+        assert number, f"no page number for {title!r}: {line!r}"
+        numbered.append(int(number[-1]))
+    assert numbered == sorted(numbered) and numbered[0] > 1, numbered
+    for title, number in zip(chapter_titles(site, prefix), numbered):   # the number is the chapter's page
+        assert pages[number - 1].startswith(title[:25]), (title, number)
+
+
+def test_persian_pdf_is_persian_throughout(pdfs):
+    """The English notebook is not in the Persian PDF: a Persian note says where it is. (Code, hashes and
+    configuration on the Reproduce and Provenance pages stay in Latin script.)"""
+    import json
+    text = normalise(text_of(pdfs["fa"]))
+    notebook = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "bert_walkthrough.ipynb").read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            sentence = normalise("".join(cell["source"]).split(".")[0])[:60]
+            assert not sentence or sentence not in text, sentence
+    assert normalise(pdfmod.NOTEBOOK_NOTE["fa"]) in text
+
+
+def _filled(path: Path) -> list[float]:
+    """For each page, how far down its content reaches (0..1 of the height between the margins)."""
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([poppler("pdftoppm"), "-r", "18", "-gray", "-png", str(path), f"{tmp}/p"], check=True)
+        filled = []
+        for png in sorted(Path(tmp).glob("p-*.png"), key=lambda p: int(p.stem.split("-")[1])):
+            im = np.asarray(Image.open(png).convert("L"))
+            h = im.shape[0]
+            top, bottom = int(h * 16 / 297), int(h * (1 - 16 / 297))      # the page's margins (pdf.py)
+            rows = np.nonzero(im[top:bottom].min(axis=1) < 200)[0]
+            filled.append(float(rows.max()) / (bottom - top) if rows.size else 0.0)
+        return filled
+
+
+@pytest.mark.parametrize("lang, prefix", [("fa", ""), ("en", "en/")])
+def test_no_page_is_less_than_a_third_full_except_before_a_part(pdfs, site, lang, prefix):
+    pages = page_letters(pdfs[lang])
+    titles = chapter_titles(site, prefix)
+    starts = {i for i, text in enumerate(pages) if any(text.startswith(t[:25]) for t in titles if t)}
+    first_chapter = min(starts)
+    filled = _filled(pdfs[lang])
+    low = [f"page {i + 1}: {filled[i]:.0%}" for i in range(first_chapter, len(filled) - 1)
+           if filled[i] < 1 / 3 and i + 1 not in starts]
+    assert not low, f"pages less than a third full (not before a part): {low}"
