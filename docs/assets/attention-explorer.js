@@ -255,17 +255,18 @@
     var parts = [controls];
     if (presets.children.length > 1) parts.push(presets);
     parts.push(scale(root), readout, box);
+    var drawS = null;
     if (data.scores && patterns.length) {                          // the head-score heat map
       var scoreBox = el("div", { "class": "hw1-explorer__box hw1-explorer__scorebox" });
       var pattern = choice(root, "pattern", w.pattern, patterns.map(function (p) { return [p, w.patterns[p] || p]; }));
-      var drawS = function () { drawScores(root, data, scoreBox, open); };
+      drawS = function () { drawScores(root, data, scoreBox, open); };
       pattern.select.addEventListener("change", drawS);
       var c2 = el("div", { "class": "hw1-explorer__controls" });
       c2.appendChild(pattern.wrap);
       parts.push(c2, scoreBox);
-      drawS();
     }
-    root.replaceChildren.apply(root, parts);
+    root.replaceChildren.apply(root, parts);          // the controls first: the drawings read them
+    if (drawS) drawS();
     sentences.select.addEventListener("change", function () { fillTokens(); redraw(); });
     [layers, heads, view, token].forEach(function (c) { c.select.addEventListener("change", redraw); });
     box_.addEventListener("change", redraw);
