@@ -27,7 +27,7 @@ LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F\u0370-\u03FF]")
 
 _L = r"A-Za-z\u00C0-\u024F\u0370-\u03FF"          # Latin (with accents) and Greek letters
 _WORD = rf"[{_L}0-9][{_L}0-9_'’\-]*(?:[.:/@][{_L}0-9_\-]+)*[\u064B-\u065F\u0670]*"
-_OPEN, _CLOSE = r"\[\(\{\"“<", r"\]\)\}\"”>%"
+_OPEN, _CLOSE = r"\[\(\{\"“<√−", r"\]\)\}\"”>%"
 _TOKEN = rf"[{_OPEN}\-]*{_WORD}[{_CLOSE}]*/?"
 _SEP = r"(?:[ \u00A0]*[,;:+*=×·√^|&~/\u2212\-–—.!?()\[\]]+[ \u00A0]*|[ \u00A0]+)"
 DIGIT_LIST = re.compile(r"[0-9][ \u00A0]*[,/:×][ \u00A0]*[0-9]")   # [0, 1], 3/4, 16:9: neutrals between digits
