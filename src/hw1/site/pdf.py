@@ -80,21 +80,25 @@ def letters(text: str) -> str:
     return "".join(c for c in text if unicodedata.category(c).startswith("L")).replace("لا", "ال")
 
 
-def page_numbers(pdf: Path, entries: list[str]) -> list[int | None]:
+def page_numbers(pdf: Path, entries: list[str], chapters: list[bool] | None = None) -> list[int | None]:
     """For each entry (in document order), the first page at or after the previous entry's page that
-    holds its text; the front matter itself (which repeats every entry) is skipped."""
+    holds its text; the front matter itself (which repeats every entry) is skipped. A chapter's title
+    (chapters[i] true) is looked for at the top of a page, where its chapter starts: the same words in a
+    sentence or a link of an earlier page are not it."""
     pages = [letters(t) for t in page_texts(pdf)]
     if not pages:
         return []
     keys = [letters(e)[:40] for e in entries]
+    chapters = chapters or [False] * len(keys)
     start = 0                                    # the first page after the front matter
     for i, text in enumerate(pages):
         if keys and keys[-1] and keys[-1] in text:
             start = i + 1
             break
     numbers, at = [], start
-    for key in keys:
-        found = next((i for i in range(at, len(pages)) if key and key in pages[i]), None)
+    for key, chapter in zip(keys, chapters):
+        holds = (lambda text: text.startswith(key)) if chapter else (lambda text: key in text)
+        found = next((i for i in range(at, len(pages)) if key and holds(pages[i])), None)
         numbers.append(None if found is None else found + 1)
         at = found if found is not None else at
     return numbers
@@ -249,10 +253,13 @@ async ({note, notebookNote, front}) => {
   }
   if (window.hw1Math) window.hw1Math.typeset(document);
   if (window.hw1Explorer) window.hw1Explorer.initAll();
-  await Promise.all(Array.from(document.images).map(img =>
-      img.complete ? null : new Promise(done => { img.onload = img.onerror = done; })));
-  await document.fonts.ready;
-  const broken = Array.from(document.images).filter(img => !img.naturalWidth).map(img => img.src);
+  // page.evaluate has no timeout of its own: an image that never fires load or error (or fonts that
+  // never settle) must not hang the print, so each wait is bounded and what did not load is reported.
+  const bounded = (promise, ms) => Promise.race([promise, new Promise(done => setTimeout(done, ms))]);
+  await bounded(Promise.all(Array.from(document.images).map(img =>
+      img.complete ? null : new Promise(done => { img.onload = img.onerror = done; }))), 90000);
+  await bounded(document.fonts.ready, 30000);
+  const broken = Array.from(document.images).filter(img => !img.complete || !img.naturalWidth).map(img => img.src);
   return {pages: urls.length, images: document.images.length, broken};
 }
 """
@@ -294,7 +301,9 @@ def print_language(browser, base_url: str, lang: str, out: Path, commit: str) ->
         page.pdf(**options)
         # The contents' page numbers: where each entry's text is in the first print, then printed again
         # (the numbers take the place of empty boxes of the same width, so no page moves).
-        numbers = page_numbers(out, page.eval_on_selector_all("li[data-find]", "ls => ls.map(l => l.dataset.find)"))
+        entries = page.eval_on_selector_all("li[data-find]", "ls => ls.map(l => [l.dataset.find, "
+                                            "l.classList.contains('hw1-toc__entry--h1')])")
+        numbers = page_numbers(out, [e[0] for e in entries], [e[1] for e in entries])
         if numbers:
             digits = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹") if lang == "fa" else None
             page.evaluate("""(numbers) => document.querySelectorAll('li[data-find] .hw1-toc__page')
