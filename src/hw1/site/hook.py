@@ -23,12 +23,14 @@ from markupsafe import Markup
 
 # MkDocs loads this file by path; hw1 itself is installed (`pip install --no-deps -e .`).
 from hw1.experiments import EXPERIMENTS  # the registry; imports no ML library
+from hw1.site import cited
 from hw1.site.bidi import isolate
 from hw1.site.notebook import notebook_html
 
 ROOT = Path(__file__).resolve().parents[3]
 RESULTS = Path(os.environ.get("HW1_RESULTS", ROOT / "results")).resolve()  # tests point it elsewhere
 TEXT = ROOT / "text"
+CONFIGS = ROOT / "configs"
 RESULT_SUFFIXES = {".svg", ".png", ".jpg", ".json"}
 LANGUAGES = ("fa", "en")
 
@@ -196,6 +198,20 @@ class Results:
         return read_json(path, f"results/{experiment}/verify.json") if path.is_file() else None
 
 
+class CitedNamespace:
+    """REF.<key>: the value of an entry of text/references.yaml (and a citation on the page)."""
+
+    def __init__(self, citations):
+        self._citations = citations
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return self._citations.value(key)
+
+    __getitem__ = __getattr__
+
+
 class ResultsNamespace:
     def __init__(self, results: Results):
         self._results = results
@@ -230,9 +246,12 @@ class PageRenderer:
     """Renders one page: keeps that page's figure and table counters and its language."""
 
     def __init__(self, results: Results, glossary: dict, original: dict, lang: str, page_url: str,
-                 env: jinja2.Environment):
+                 env: jinja2.Environment, references: dict | None = None):
         self.results, self.glossary, self.lang, self.env = results, glossary, lang, env
         self.original = original
+        self.citations = cited.PageCitations(
+            references or {}, lang, lambda v, d, percent=False, group=False: format_number(v, d, lang, percent, group),
+            self.digits)
         self.page_url = page_url
         self.figures = 0
         self.tables = 0
@@ -395,6 +414,47 @@ class PageRenderer:
             caption = "The report's terms: one Persian word for each concept"
         return self.html_table(caption, heads, [[Verbatim(c) for c in r] for r in rows])
 
+    # ----- configurations (configs/<name>.yaml, read only) -----
+    def config(self, experiment: str, profile: str) -> "Node":
+        """The configuration of a profile (`common` deep-merged with `profiles.<profile>`), as the
+        experiment would run it: for sentences about a profile the committed results do not come from."""
+        path = CONFIGS / f"{experiment}.yaml"
+        if not path.is_file():
+            raise ResultError(f"configs/{experiment}.yaml does not exist")
+        raw = load_yaml(path)
+        profiles = raw.get("profiles") or {}
+        if profile not in profiles:
+            raise ResultError(f"configs/{experiment}.yaml has no profile {profile!r}")
+        return Node(deep_merge(raw.get("common") or {}, profiles[profile] or {}),
+                    f"../configs/{experiment}.yaml ({profile})", "")
+
+    def ran(self, experiment: str, profile: str) -> bool:
+        """Whether the committed results of an experiment come from this profile."""
+        return self.results.exists(experiment) and self.provenance_of(experiment).get("profile") == profile
+
+    # ----- cited values (text/references.yaml, hw1.site.cited) -----
+    def cite(self, key: str) -> Markup:
+        """A cited value written in the page's language, with its reference mark."""
+        return Markup(self.citations.cite(key))
+
+    def meets(self, value: Any, key: str) -> bool:
+        """Whether a run's value meets the target text/references.yaml names (cited on the page)."""
+        target = self.citations.entry(key)
+        if target["kind"] != "target":
+            raise ResultError(f"text/references.yaml: {key} is not a target")
+        return cited.meets(float(value), target)
+
+    def compare(self, a: Any, b: Any, key: str) -> str:
+        """'higher', 'lower' or 'level' (a against b), within the margin of the rule `key`."""
+        rule = self.citations.entry(key)
+        if rule["kind"] != "rule":
+            raise ResultError(f"text/references.yaml: {key} is not a rule")
+        return cited.compare(float(a), float(b), float(rule["value"]))
+
+    def references(self) -> Markup:
+        """The list of the values this page cited (call it at the end of the page)."""
+        return Markup(self.citations.section())
+
     def provenance(self) -> list[dict]:
         return self.results.provenance()
 
@@ -466,6 +526,9 @@ class PageRenderer:
             "lang": self.lang,
             "R": ResultsNamespace(self.results),
             "O": Node(self.original, "../text/original_report.yaml", ""),
+            "REF": CitedNamespace(self.citations),
+            "cite": self.cite, "meets": self.meets, "compare": self.compare, "references": self.references,
+            "config": self.config, "ran": self.ran,
             "computed": self.computed, "figure": self.figure, "table": self.table,
             "html_table": self.html_table, "image_grid": self.image_grid, "t": self.t,
             "data": self.data, "notebook": self.notebook, "provenance": self.provenance,
@@ -479,7 +542,7 @@ class PageRenderer:
         try:
             template = self.env.from_string(markdown)
             return template.render(**context)
-        except ResultError as error:
+        except (ResultError, cited.ReferenceError_) as error:
             raise PluginError(f"{page_name}: {error}") from None
         except jinja2.UndefinedError as error:
             raise PluginError(f"{page_name}: undefined name in template: {error}") from None
@@ -493,6 +556,14 @@ def make_env() -> jinja2.Environment:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
                              loader=jinja2.FileSystemLoader(str(TEXT)), keep_trailing_newline=True)
     return env
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """`over` merged into `base`, mappings merged key by key (as the experiments' config loader does)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def load_yaml(path: Path) -> dict:
@@ -516,6 +587,10 @@ def on_config(config):
     _state["results"] = Results(RESULTS)
     _state["glossary"] = load_yaml(TEXT / "glossary.yaml")
     _state["original"] = {k: Reported(v) for k, v in load_yaml(TEXT / "original_report.yaml").items()}
+    try:
+        _state["references"] = cited.load(TEXT / "references.yaml")
+    except cited.ReferenceError_ as error:
+        raise PluginError(str(error)) from None
     _state["env"] = make_env()
     return config
 
@@ -564,7 +639,7 @@ _NOT_PRINTED = _note_pdf("Not printed yet: run  make pdf  (after make site) to p
 def on_page_markdown(markdown, page, config, files):
     lang = page_language(page)
     renderer = PageRenderer(_state["results"], _state["glossary"], _state["original"], lang,
-                            page.url, _state["env"])
+                            page.url, _state["env"], _state["references"])
     return renderer.render(markdown, page.file.src_uri)
 
 
