@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 DIGIT = "0-9۰-۹"
 NUMBER = re.compile(rf"[{DIGIT}]+(?:[.,٫٬/][{DIGIT}]+)*")
@@ -23,8 +25,9 @@ def _blank(m: re.Match) -> str:
 # ----- what a page may hold --------------------------------------------------------------------
 # Prose: a number is allowed when it is
 ALLOWED = [
-    # part of a name: CIFAR-10, bf16, fp32, MiT-b0, ImageNet-22k, ADE20K, all-MiniLM-L6-v2, F1, top-1, sha256
-    r"(?<=[A-Za-z])[{d}]+|(?<=[A-Za-z]-)[{d}]+|[{d}]+(?=[A-Za-z])",
+    # part of a name: CIFAR-10, bf16, fp32, MiT-b0, ImageNet-22k, ADE20K, all-MiniLM-L6-v2, F1, top-1,
+    # sha256, a 2-D map
+    r"(?<=[A-Za-z])[{d}]+|(?<=[A-Za-z]-)[{d}]+|[{d}]+(?=[A-Za-z])|[{d}](?=-D\b)",
     # a section or question label: Part 1, Part 2-2, بخش ۱, 1-1., 2-3, Question 2, پرسش ۲
     r"(?<=Part )[{d}]+(?:-[{d}]+)?|(?<=بخش )[{d}]+(?:-[{d}]+)?|(?<=Question )[{d}]+|(?<=پرسش )[{d}]+",
     r"\b[{d}]-[{d}]\b|(?<![{d}])[{d}]-[{d}](?![{d}])",
@@ -32,8 +35,12 @@ ALLOWED = [
     r"(?<=Figure )[{d}]+|(?<=شکل )[{d}]+",
     # 0 and 1 as mathematical constants: weights that sum to 1, a weight of exactly 0, values of order 1
     r"(?<![{d}])[01۰۱](?![{d}%٪])",
+    # a reference list: the venue's year and the arXiv number (CVPR 2018. [arXiv:1709.01507](...))
+    r"(?<=[A-Z] )(?:19|20)[{d}]{{2}}\b|(?<=arXiv:)[{d}]{{4}}\.[{d}]{{4,5}}",
+    # an item of a list the text refers to (item 3, مورد ۳)
+    r"(?<=item )[{d}]+|(?<=مورد )[{d}]+|(?<=گزارهٔ )[{d}]+",
     # a year in a citation: (Vaswani et al., 2017), Krizhevsky, 2009, Xie و همکاران، ۲۰۲۱
-    r"(?<=[,،(] )(?:19|20|۱۹|۲۰)[{d}]{{2}}\b|(?<=[,،(])(?:19|20|۱۹|۲۰)[{d}]{{2}}\b|(?<=\()(?:19|20|۱۹|۲۰)[{d}]{{2}}(?=\))",
+    r"(?<=[,،(] )(?:19|20|۱۹|۲۰)[{d}]{{2}}\b|(?<=[,،(])(?:19|20|۱۹|۲۰)[{d}]{{2}}\b|(?:19|20|۱۹|۲۰)[{d}]{{2}}(?=[)؛;])",
 ]
 ALLOWED_RE = re.compile("|".join(f"(?:{a.format(d=DIGIT)})" for a in ALLOWED))
 # Lines that are headings or list markers: their leading number is a label (### 1. LSTM ..., 2. **...**)
@@ -110,3 +117,46 @@ def test_no_page_source_holds_a_bare_number():
             wrong.append(f"{path.relative_to(ROOT)}:{line}: {number}   … {context} …")
     assert not wrong, (f"{len(wrong)} numbers typed into the pages: take each from results/ (R.), the "
                        "original report (O.) or text/references.yaml (REF.):\n" + "\n".join(wrong))
+
+
+# ----- text/references.yaml -----------------------------------------------------------------------
+
+def test_every_reference_is_valid_and_cited_by_a_page():
+    from hw1.site import cited
+
+    entries = cited.load(ROOT / "text" / "references.yaml")
+    assert entries
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in page_sources())
+    unused = [key for key in entries if not re.search(rf"""REF\.{key}\b|["']{key}["']""", sources)]
+    assert not unused, f"entries of text/references.yaml that no page cites: {unused}"
+
+
+def test_cited_values_verdicts_and_the_references_section(tmp_path):
+    import yaml
+    from hw1.site import cited, hook
+
+    (tmp_path / "references.yaml").write_text(yaml.safe_dump({
+        "size": {"kind": "dataset", "value": [360, 480], "show": "{1}×{0}", "source": "Someone, 2009",
+                 "measures": {"en": "image size", "fa": "اندازهٔ تصویر"}},
+        "goal": {"kind": "target", "value": 0.4, "digits": 2, "source": {"en": "set here", "fa": "این‌جا"},
+                 "measures": {"en": "a target", "fa": "یک هدف"}},
+        "margin": {"kind": "rule", "value": 0.01, "digits": 2, "source": "here",
+                   "measures": {"en": "a margin", "fa": "یک حاشیه"}}}, allow_unicode=True))
+    entries = cited.load(tmp_path / "references.yaml")
+    page = ('{{ cite("size") }} {{ meets(0.41, "goal") }} {{ meets(0.39, "goal") }} '
+            '{{ compare(0.405, 0.40, "margin") }} {{ compare(0.42, 0.40, "margin") }} {{ REF.goal | num(2) }}'
+            '{{ references() }}')
+    for lang, size, goal in (("en", "480×360", "0.40"), ("fa", "۴۸۰×۳۶۰", "۰٫۴۰")):
+        renderer = hook.PageRenderer(hook.Results(tmp_path), {}, {}, lang, "x/", hook.make_env(), entries)
+        out = renderer.render(page, f"p.{lang}.md")
+        assert out.startswith(size + '<sup class="hw1-cite"><a href="#ref-size">')
+        assert " True False level higher " + goal in out
+        assert out.count("<li id=") == 3 and 'id="ref-goal"' in out and "{: #cited-values }" in out
+    renderer = hook.PageRenderer(hook.Results(tmp_path), {}, {}, "en", "x/", hook.make_env(), entries)
+    for bad, message in (('{{ cite("nope") }}', "has no key 'nope'"), ('{{ meets(1, "margin") }}', "not a target"),
+                         ('{{ compare(1, 2, "goal") }}', "not a rule")):
+        with pytest.raises(Exception, match=message):
+            renderer.render(bad, "p.en.md")
+    (tmp_path / "bad.yaml").write_text("x: {kind: literature, value: 1, source: s, measures: {en: e}}\n")
+    with pytest.raises(cited.ReferenceError_, match="measures needs en and fa"):
+        cited.load(tmp_path / "bad.yaml")

@@ -11,7 +11,7 @@ this file. An entry is one value with what it measures and where it comes from:
       show: "{0}×{0}"             # how the value is written (optional; {0} {1} are the formatted values;
                                   # a mapping {en: ..., fa: ...} when the words differ)
       measures: {en: "...", fa: "..."}
-      source: "Badrinarayanan et al., 2017 (SegNet), Table 2"
+      source: "Badrinarayanan et al., 2017 (SegNet), Table 2"     # or {en: ..., fa: ...}
       url: https://arxiv.org/abs/1511.00561     # optional
 
 `kind: target` is a goal set for this report (its verdict sentence says whether a run met it: `meets`);
@@ -95,10 +95,15 @@ class PageCitations:
         return (f'<sup class="hw1-cite"><a href="#ref-{html.escape(key)}">'
                 f'[{self.digits(self.number(key))}]</a></sup>')
 
-    def shown(self, key: str) -> str:
-        """The value as the page writes it (digits and separators of the page's language)."""
+    def shown(self, key: str, index: int | None = None) -> str:
+        """The value as the page writes it (digits and separators of the page's language); with an
+        index, that one number of a list (without the entry's `show`)."""
         e = self.entry(key)
         values = e["value"] if isinstance(e["value"], list) else [e["value"]]
+        if index is not None:
+            if not -len(values) <= index < len(values):
+                raise ReferenceError_(f"text/references.yaml: {key} has no value number {index}")
+            e, values = {k: v for k, v in e.items() if k != "show"}, [values[index]]
         scale = 100 if e.get("percent") else 1
         digits = e.get("digits", 0 if all(round(float(v) * scale, 9).is_integer() for v in values) else 2)
         texts = [self.fmt(v, digits, percent=bool(e.get("percent")), group=digits == 0 and not e.get("percent"))
@@ -108,8 +113,8 @@ class PageCitations:
             show = show[self.lang]
         return show.format(*texts) if show else LIST_SEP[self.lang].join(texts)
 
-    def cite(self, key: str) -> str:
-        return self.shown(key) + self.mark(key)
+    def cite(self, key: str, index: int | None = None) -> str:
+        return self.shown(key, index) + self.mark(key)
 
     def section(self) -> str:
         """The page's list of cited values (Markdown heading + HTML list), or '' when it cited none."""
@@ -119,12 +124,13 @@ class PageCitations:
         items = []
         for key in self.order:
             e = self.entries[key]
-            source = html.escape(e["source"])
+            source = e["source"][self.lang] if isinstance(e["source"], dict) else e["source"]
+            source = html.escape(source)
             if e.get("url"):
                 source = f'<a href="{html.escape(e["url"])}">{source}</a>'
             items.append(f'<li id="ref-{html.escape(key)}"><strong>{self.shown(key)}</strong>: '
                          f'{html.escape(e["measures"][self.lang])} ({words[e["kind"]]}: '
-                         f'<span dir="ltr">{source}</span>)</li>')
+                         f'<span dir="auto">{source}</span>)</li>')
         return (f"\n## {HEADING[self.lang]} {{: #cited-values }}\n\n{INTRO[self.lang]}\n\n"
                 f'<ol class="hw1-references" markdown="0">\n' + "\n".join(items) + "\n</ol>\n")
 

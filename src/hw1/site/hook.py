@@ -433,9 +433,10 @@ class PageRenderer:
         return self.results.exists(experiment) and self.provenance_of(experiment).get("profile") == profile
 
     # ----- cited values (text/references.yaml, hw1.site.cited) -----
-    def cite(self, key: str) -> Markup:
-        """A cited value written in the page's language, with its reference mark."""
-        return Markup(self.citations.cite(key))
+    def cite(self, key: str, index: int | None = None) -> Markup:
+        """A cited value written in the page's language, with its reference mark (index: one number
+        of a list of values)."""
+        return Markup(self.citations.cite(key, index))
 
     def meets(self, value: Any, key: str) -> bool:
         """Whether a run's value meets the target text/references.yaml names (cited on the page)."""
@@ -444,12 +445,13 @@ class PageRenderer:
             raise ResultError(f"text/references.yaml: {key} is not a target")
         return cited.meets(float(value), target)
 
-    def compare(self, a: Any, b: Any, key: str) -> str:
-        """'higher', 'lower' or 'level' (a against b), within the margin of the rule `key`."""
+    def compare(self, a: Any, b: Any, key: str, scale: Any = 1) -> str:
+        """'higher', 'lower' or 'level' (a against b), within the margin of the rule `key` (times
+        `scale`: a rule counted in standard errors is scaled by the standard error)."""
         rule = self.citations.entry(key)
         if rule["kind"] != "rule":
             raise ResultError(f"text/references.yaml: {key} is not a rule")
-        return cited.compare(float(a), float(b), float(rule["value"]))
+        return cited.compare(float(a), float(b), float(rule["value"]) * float(scale))
 
     def references(self) -> Markup:
         """The list of the values this page cited (call it at the end of the page)."""
