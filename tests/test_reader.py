@@ -154,6 +154,25 @@ def test_code_blocks_on_persian_pages_read_left_to_right(new_page, base_url):
                 assert line.lstrip().startswith("#"), line
 
 
+@pytest.mark.parametrize("path", ["part1-bert/", "en/part1-bert/", "true-false/", "en/questions/"])
+def test_formulas_are_typeset(new_page, base_url, path):
+    """TeX in the pages ($...$, $$...$$) and in the notebook's Markdown cells is typeset by the vendored
+    KaTeX: no delimiter is left in the text a reader sees."""
+    page = new_page(1280)
+    page.goto(base_url + path)
+    _ready(page)
+    out = page.evaluate(r"""() => {
+      const article = document.querySelector('article.md-content__inner');
+      article.querySelectorAll('details').forEach(d => { d.open = true; });
+      const text = Array.from(article.querySelectorAll('p, li, td, .jp-RenderedMarkdown, .jp-MarkdownOutput'))
+          .filter(e => !e.closest('pre, code, .katex')).map(e => e.innerText).join('\n');
+      return {katex: article.querySelectorAll('.katex').length, errors: article.querySelectorAll('.katex-error').length,
+              raw: (text.match(/\\\(|\\\)|\\\[|\\\]|\$\$|\\frac|\\sqrt|\\text/g) || []).slice(0, 5)};
+    }""")
+    assert out["katex"] >= 5 and not out["errors"], out
+    assert not out["raw"], f"TeX left untypeset: {out['raw']}"
+
+
 # ----- layout ------------------------------------------------------------------------------------
 
 _OVERFLOW = r"""() => {
