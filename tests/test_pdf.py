@@ -276,3 +276,13 @@ def test_no_page_is_less_than_a_third_full_except_before_a_part(pdfs, site, lang
     low = [f"page {i + 1}: {filled[i]:.0%}" for i in range(first_chapter, len(filled) - 1)
            if filled[i] < 1 / 3 and i + 1 not in starts]
     assert not low, f"pages less than a third full (not before a part): {low}"
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_pdf_formulas_are_typeset(pdfs, lang):
+    """The pages' TeX and the notebook's (English PDF) are typeset by KaTeX before printing: no TeX
+    source is left in the PDF's text."""
+    raw = text_of(pdfs[lang])
+    left = re.findall(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\frac|\\sqrt|\\text\{|\\operatorname", raw)
+    assert not left, f"TeX left untypeset in the {lang} PDF: {left[:5]}"
+    assert "softmax" in raw
