@@ -286,3 +286,15 @@ def test_pdf_formulas_are_typeset(pdfs, lang):
     left = re.findall(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\frac|\\sqrt|\\text\{|\\operatorname", raw)
     assert not left, f"TeX left untypeset in the {lang} PDF: {left[:5]}"
     assert "softmax" in raw
+
+
+@pytest.mark.parametrize("lang, digits", [("fa", "۰-۹"), ("en", "0-9")])
+def test_pages_are_numbered_in_the_pdfs_digits(pdfs, lang, digits):
+    """Every page after the cover carries "N / total" at its foot, in Persian digits in the Persian PDF."""
+    pages = text_of(pdfs[lang], layout=True).translate(INVISIBLE).replace("\u200b", "").split("\f")[:-1]
+    total = len(pages)
+    for number, page in enumerate(pages[1:], 2):
+        foot = [line for line in page.splitlines() if line.strip()][-1]
+        assert re.fullmatch(rf"\s*[{digits}]+ / [{digits}]+\s*", foot), (number, foot)
+    if lang == "fa":
+        assert str(total).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")) in pages[1]

@@ -264,8 +264,13 @@ async ({note, notebookNote, front}) => {
 }
 """
 
-_FOOTER = ('<div style="font-size:8px;width:100%;text-align:center;color:#555">'
-           '<span class="pageNumber"></span> / <span class="totalPages"></span></div>')
+# Page numbers in the page's own digits: a CSS margin box (Chromium >= 131) counts in the "persian"
+# counter style on Persian pages; Chromium's footer template would print Latin digits only. DejaVu Sans
+# (Debian's fonts-dejavu, which has the Persian digits) rather than Vazirmatn: a margin box does not
+# instance the variable web font, which would be embedded as unnamed Type 3 glyph drawings.
+_PAGE_NUMBERS = """@page {{ @bottom-center {{ content: counter(page, {style}) " / " counter(pages, {style});
+  font-family: "DejaVu Sans", sans-serif; font-size: 8pt;
+  color: #555; }} }}"""
 
 
 def print_language(browser, base_url: str, lang: str, out: Path, commit: str) -> dict:
@@ -292,11 +297,11 @@ def print_language(browser, base_url: str, lang: str, out: Path, commit: str) ->
             raise RuntimeError(f"{lang}: images that did not load: {info['broken'][:5]}")
         page.wait_for_function("() => !document.querySelector('.hw1-explorer[data-state=loading]')",
                                timeout=15_000)
+        page.add_style_tag(content=_PAGE_NUMBERS.format(style="persian" if lang == "fa" else "decimal"))
         page.emulate_media(media="print", color_scheme="light")
         out.parent.mkdir(parents=True, exist_ok=True)
-        options = dict(path=str(out), format="A4", print_background=True, display_header_footer=True,
+        options = dict(path=str(out), format="A4", print_background=True,
                        outline=True, tagged=True,              # bookmarks from the headings; a tagged PDF
-                       header_template="<span></span>", footer_template=_FOOTER,
                        margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"})
         page.pdf(**options)
         # The contents' page numbers: where each entry's text is in the first print, then printed again
