@@ -62,9 +62,10 @@ def test_every_image_exists_and_has_alt_text(built_site):
 
 
 # Anything the browser would fetch: <link href>, <script src>, <img|source|iframe|video|audio src>,
-# CSS url(...) and @import. Plain <a href> citations are links a reader may follow, not requests.
+# CSS url(...) and @import. Plain <a href> citations are links a reader may follow, not requests, and
+# so is <link rel="canonical"> (the published address, from site_url: never fetched).
 EXTERNAL = re.compile(
-    r"""<(?:link|script|img|source|iframe|video|audio|embed)\b[^>]*?\b(?:src|href|srcset)\s*=\s*["']?(?:https?:)?//"""
+    r"""<(?:link(?![^>]*\brel=["']?canonical)|script|img|source|iframe|video|audio|embed)\b[^>]*?\b(?:src|href|srcset)\s*=\s*["']?(?:https?:)?//"""
     r"""|@import\s+(?:url\()?\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""", re.IGNORECASE)
 
 

@@ -13,6 +13,7 @@ import posixpath
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 import yaml
@@ -22,11 +23,14 @@ from markupsafe import Markup
 
 # MkDocs loads this file by path; hw1 itself is installed (`pip install --no-deps -e .`).
 from hw1.experiments import EXPERIMENTS  # the registry; imports no ML library
+from hw1.site import cited
+from hw1.site.bidi import isolate
 from hw1.site.notebook import notebook_html
 
 ROOT = Path(__file__).resolve().parents[3]
 RESULTS = Path(os.environ.get("HW1_RESULTS", ROOT / "results")).resolve()  # tests point it elsewhere
 TEXT = ROOT / "text"
+CONFIGS = ROOT / "configs"
 RESULT_SUFFIXES = {".svg", ".png", ".jpg", ".json"}
 LANGUAGES = ("fa", "en")
 
@@ -194,6 +198,20 @@ class Results:
         return read_json(path, f"results/{experiment}/verify.json") if path.is_file() else None
 
 
+class CitedNamespace:
+    """REF.<key>: the value of an entry of text/references.yaml (and a citation on the page)."""
+
+    def __init__(self, citations):
+        self._citations = citations
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return self._citations.value(key)
+
+    __getitem__ = __getattr__
+
+
 class ResultsNamespace:
     def __init__(self, results: Results):
         self._results = results
@@ -206,6 +224,18 @@ class ResultsNamespace:
     __getitem__ = __getattr__
 
 
+PERSIAN_ALPHABET = "آاأإءبپتثجچحخدذرزژسشصضطظعغفقکگلمنوهیئ"
+
+
+def persian_key(text: str) -> list[int]:
+    """Sort key in the order of the Persian alphabet (code points put پ چ ژ گ after ی)."""
+    return [PERSIAN_ALPHABET.index(c) if c in PERSIAN_ALPHABET else 100 + ord(c) for c in text.replace("\u200c", "")]
+
+
+class Verbatim(str):
+    """A table cell printed as it is (not looked up in the glossary)."""
+
+
 class NotComputed(str):
     """A table cell for an experiment without results: printed as is, in the page's language."""
 
@@ -216,9 +246,12 @@ class PageRenderer:
     """Renders one page: keeps that page's figure and table counters and its language."""
 
     def __init__(self, results: Results, glossary: dict, original: dict, lang: str, page_url: str,
-                 env: jinja2.Environment):
+                 env: jinja2.Environment, references: dict | None = None):
         self.results, self.glossary, self.lang, self.env = results, glossary, lang, env
         self.original = original
+        self.citations = cited.PageCitations(
+            references or {}, lang, lambda v, d, percent=False, group=False: format_number(v, d, lang, percent, group),
+            self.digits)
         self.page_url = page_url
         self.figures = 0
         self.tables = 0
@@ -295,6 +328,8 @@ class PageRenderer:
             return "—"
         if isinstance(value, NotComputed):
             return f"<em>{html.escape(value)}</em>"
+        if isinstance(value, Verbatim):
+            return html.escape(value)
         return html.escape(self.t(str(value)))
 
     def table(self, experiment: str, name: str, caption: str, headers: list[str] | None = None,
@@ -341,7 +376,7 @@ class PageRenderer:
             shown = [(label, tile[key]) for key, label in preds.items()]
             ok = "ok" if not shown or shown[0][1] == tile["true"] else "wrong"
             spans = "".join(f'<span>{html.escape(label)}: {html.escape(self.t(value))}</span>' for label, value in shown)
-            true_label = w["true"] if shown else w["label"]
+            true_label = w["true"] if shown else w.get("label", w["true"])
             items.append(
                 f'<div class="hw1-tile hw1-{ok}"><img src="{self.url(f"results/{experiment}/{image}")}" '
                 f'alt="{html.escape(true_label)}: {html.escape(true)}">'
@@ -362,6 +397,65 @@ class PageRenderer:
             raise ResultError(f"notebook {path} does not exist")
         return Markup('\n<div class="hw1-notebook" markdown="0" dir="ltr">\n'
                       + notebook_html(source) + "\n</div>\n")
+
+    def glossary_table(self) -> Markup:
+        """The terms of text/glossary.yaml (`term: true`), Persian <-> English, in this page's alphabetical
+        order, with the variants the pages avoid (tests/test_terms.py flags them)."""
+        terms = [e for e in self.glossary.values() if isinstance(e, dict) and e.get("term")]
+        shown = lambda e: "، ".join(v for v in (re.sub(r"\\b", "", a) for a in e.get("avoid", []))
+                                   if not re.search(r"[\[\]()?|*+\\]", v)) or "—"
+        if self.lang == "fa":
+            terms.sort(key=lambda e: persian_key(e["fa"]))
+            heads, rows = ["اصطلاح", "English", "به‌جای این‌ها به کار نمی‌رود"], [[e["fa"], e["en"], shown(e)] for e in terms]
+            caption = "اصطلاح‌های این گزارش: یک واژهٔ فارسی برای هر مفهوم"
+        else:
+            terms.sort(key=lambda e: e["en"].lower())
+            heads, rows = ["English", "Persian (فارسی)", "Persian variants not used"], [[e["en"], e["fa"], shown(e)] for e in terms]
+            caption = "The report's terms: one Persian word for each concept"
+        return self.html_table(caption, heads, [[Verbatim(c) for c in r] for r in rows])
+
+    # ----- configurations (configs/<name>.yaml, read only) -----
+    def config(self, experiment: str, profile: str) -> "Node":
+        """The configuration of a profile (`common` deep-merged with `profiles.<profile>`), as the
+        experiment would run it: for sentences about a profile the committed results do not come from."""
+        path = CONFIGS / f"{experiment}.yaml"
+        if not path.is_file():
+            raise ResultError(f"configs/{experiment}.yaml does not exist")
+        raw = load_yaml(path)
+        profiles = raw.get("profiles") or {}
+        if profile not in profiles:
+            raise ResultError(f"configs/{experiment}.yaml has no profile {profile!r}")
+        return Node(deep_merge(raw.get("common") or {}, profiles[profile] or {}),
+                    f"../configs/{experiment}.yaml ({profile})", "")
+
+    def ran(self, experiment: str, profile: str) -> bool:
+        """Whether the committed results of an experiment come from this profile."""
+        return self.results.exists(experiment) and self.provenance_of(experiment).get("profile") == profile
+
+    # ----- cited values (text/references.yaml, hw1.site.cited) -----
+    def cite(self, key: str, index: int | None = None) -> Markup:
+        """A cited value written in the page's language, with its reference mark (index: one number
+        of a list of values)."""
+        return Markup(self.citations.cite(key, index))
+
+    def meets(self, value: Any, key: str) -> bool:
+        """Whether a run's value meets the target text/references.yaml names (cited on the page)."""
+        target = self.citations.entry(key)
+        if target["kind"] != "target":
+            raise ResultError(f"text/references.yaml: {key} is not a target")
+        return cited.meets(float(value), target)
+
+    def compare(self, a: Any, b: Any, key: str, scale: Any = 1) -> str:
+        """'higher', 'lower' or 'level' (a against b), within the margin of the rule `key` (times
+        `scale`: a rule counted in standard errors is scaled by the standard error)."""
+        rule = self.citations.entry(key)
+        if rule["kind"] != "rule":
+            raise ResultError(f"text/references.yaml: {key} is not a rule")
+        return cited.compare(float(a), float(b), float(rule["value"]) * float(scale))
+
+    def references(self) -> Markup:
+        """The list of the values this page cited (call it at the end of the page)."""
+        return Markup(self.citations.section())
 
     def provenance(self) -> list[dict]:
         return self.results.provenance()
@@ -434,12 +528,15 @@ class PageRenderer:
             "lang": self.lang,
             "R": ResultsNamespace(self.results),
             "O": Node(self.original, "../text/original_report.yaml", ""),
+            "REF": CitedNamespace(self.citations),
+            "cite": self.cite, "meets": self.meets, "compare": self.compare, "references": self.references,
+            "config": self.config, "ran": self.ran,
             "computed": self.computed, "figure": self.figure, "table": self.table,
             "html_table": self.html_table, "image_grid": self.image_grid, "t": self.t,
             "data": self.data, "notebook": self.notebook, "provenance": self.provenance,
             "provenance_of": self.provenance_of, "value": self.value,
             "experiments_table": self.experiments_table, "provenance_table": self.provenance_table,
-            "verify_table": self.verify_table,
+            "verify_table": self.verify_table, "glossary_table": self.glossary_table,
             "exists": self.results.exists, "exact": self.exact, "num": self.num, "pct": self.pct, "int_": self.int_,
         }
         # CONTRIBUTING documents `{{ x | num(3) }}`: the same functions as filters, in this page's language
@@ -447,7 +544,7 @@ class PageRenderer:
         try:
             template = self.env.from_string(markdown)
             return template.render(**context)
-        except ResultError as error:
+        except (ResultError, cited.ReferenceError_) as error:
             raise PluginError(f"{page_name}: {error}") from None
         except jinja2.UndefinedError as error:
             raise PluginError(f"{page_name}: undefined name in template: {error}") from None
@@ -461,6 +558,14 @@ def make_env() -> jinja2.Environment:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
                              loader=jinja2.FileSystemLoader(str(TEXT)), keep_trailing_newline=True)
     return env
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """`over` merged into `base`, mappings merged key by key (as the experiments' config loader does)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def load_yaml(path: Path) -> dict:
@@ -484,6 +589,10 @@ def on_config(config):
     _state["results"] = Results(RESULTS)
     _state["glossary"] = load_yaml(TEXT / "glossary.yaml")
     _state["original"] = {k: Reported(v) for k, v in load_yaml(TEXT / "original_report.yaml").items()}
+    try:
+        _state["references"] = cited.load(TEXT / "references.yaml")
+    except cited.ReferenceError_ as error:
+        raise PluginError(str(error)) from None
     _state["env"] = make_env()
     return config
 
@@ -495,17 +604,86 @@ def on_files(files, config):
             uri = "results/" + path.relative_to(RESULTS).as_posix()
             if files.get_file_from_path(uri) is None:
                 files.append(File.generated(config, uri, abs_src_path=str(path)))
+    if _state.get("command") == "serve":
+        # `mkdocs serve` builds into a temporary folder: the home pages' PDF links point at the PDFs
+        # that `make pdf` printed into site/pdf/, or at a one-page note saying how to print them.
+        for lang in LANGUAGES:
+            uri = f"pdf/report-{lang}.pdf"
+            printed = ROOT / "site" / uri
+            if files.get_file_from_path(uri) is None:
+                files.append(File.generated(config, uri, abs_src_path=str(printed)) if printed.is_file()
+                             else File.generated(config, uri, content=_NOT_PRINTED))
     return files
+
+
+def _note_pdf(text: str) -> bytes:
+    """A one-page PDF (A4) with one line of ASCII text."""
+    stream = f"BT /F1 14 Tf 60 780 Td ({text}) Tj ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+_NOT_PRINTED = _note_pdf("Not printed yet: run  make pdf  (after make site) to print the report.")
 
 
 def on_page_markdown(markdown, page, config, files):
     lang = page_language(page)
     renderer = PageRenderer(_state["results"], _state["glossary"], _state["original"], lang,
-                            page.url, _state["env"])
+                            page.url, _state["env"], _state["references"])
     return renderer.render(markdown, page.file.src_uri)
 
 
+def on_page_content(html_text, page, config, files):
+    """Persian pages: left-to-right fragments isolated, table cells in their own direction (hw1.site.bidi)."""
+    return isolate(html_text) if page_language(page) == "fa" else html_text
+
+
+_ROOTED = re.compile(r"""(\b(?:href|src)=)(["'])(/(?!/)[^"'#?]*)""")
+
+
+def relative_links(output: str, page_url: str, base_path: str) -> str:
+    """href="/..." and src="/..." (the language switch and rel=alternate of mkdocs-static-i18n, built
+    from site_url's path) made relative to the page, so that the site works under any sub-path
+    (a GitHub project page at /<repo>/, `mkdocs serve`, a folder opened from disk)."""
+    page_dir = posixpath.dirname("/" + page_url) if page_url.endswith(".html") else "/" + page_url.rstrip("/")
+    base = "/" + base_path.strip("/") + "/" if base_path.strip("/") else "/"
+
+    def one(m: re.Match) -> str:
+        target = m.group(3)
+        if not target.startswith(base) and target + "/" != base:
+            return m.group(0)
+        inside = "/" + target[len(base):] if target.startswith(base) else "/"
+        rel = posixpath.relpath(inside, page_dir.rstrip("/") or "/")
+        if target.endswith("/") and not rel.endswith("/"):
+            rel += "/"
+        return f"{m.group(1)}{m.group(2)}{'./' if rel in ('.', './') else rel}"
+    return _ROOTED.sub(one, output)
+
+
+def on_startup(command, dirty):
+    _state["command"] = command
+
+
 def on_post_page(output, page, config):
-    """Material puts dir= on <body>; put the page's direction on <html> as well (lang is already there)."""
+    """Material puts dir= on <body>; put the page's direction on <html> as well (lang is already there).
+    Links rooted at the site's path become relative (not on 404.html, which is served at any depth)."""
     direction = "rtl" if page_language(page) == "fa" else "ltr"
-    return re.sub(r"<html lang=\"(\w+)\"", lambda m: f'<html lang="{m.group(1)}" dir="{direction}"', output, count=1)
+    output = re.sub(r"<html lang=\"(\w+)\"", lambda m: f'<html lang="{m.group(1)}" dir="{direction}"', output, count=1)
+    if page.url != "404.html":
+        output = relative_links(output, page.url, urlsplit(config.site_url or "/").path)
+    # <link rel="alternate" hreflang> in the head: Material fetches <its href>/sitemap.xml, a 404 for
+    # every page but the home (the language switch already links the same page in the other language),
+    # and sitemap.xml lists the alternates of every page itself.
+    return re.sub(r'\s*<link rel="alternate" href="[^"]*" hreflang="\w+">', "", output)

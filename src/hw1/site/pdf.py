@@ -40,6 +40,70 @@ NOTE = {
 }
 
 
+# In the Persian PDF the notebook (English: code, outputs and their commentary) is replaced by this note.
+NOTEBOOK_NOTE = {
+    "fa": "متن این نوت‌بوک، کدها و خروجی‌هایش به زبان انگلیسی‌اند؛ از این رو در این نسخهٔ فارسی نیامده‌اند. "
+          "نوت‌بوک کامل در نسخهٔ انگلیسی همین پرونده (report-en.pdf)، در وبگاه و در پروندهٔ "
+          "notebooks/bert_walkthrough.ipynb مخزن آمده است.",
+}
+
+
+FRONT = {
+    "fa": {"university": "دانشگاه تهران، دانشکدهٔ مهندسی برق و کامپیوتر",
+           "course": "درس شبکه‌های عصبی و یادگیری عمیق",
+           "assignment": "تمرین اول: توجه و ترنسفورمرها",
+           "original": "بازتولید گزارشِ تحویل‌شدهٔ همین تمرین («گزارش اصلی»): هر عدد و شکلِ این نسخه را کدِ مخزن "
+                       "دوباره محاسبه کرده است و عددهای گزارش اصلی در کنار آن‌ها آمده‌اند.",
+           "contents": "فهرست مطالب", "figures": "فهرست شکل‌ها", "tables": "فهرست جدول‌ها"},
+    "en": {"university": "University of Tehran, School of Electrical and Computer Engineering",
+           "course": "Neural Networks and Deep Learning",
+           "assignment": "Assignment 1: attention and transformers",
+           "original": "A reproduction of the report handed in for this assignment (“the original report”): every "
+                       "number and figure here is recomputed by the repository's code, the original's numbers beside them.",
+           "contents": "Contents", "figures": "List of figures", "tables": "List of tables"},
+}
+
+
+def page_texts(pdf: Path) -> list[str]:
+    """The text of each page of a PDF (pdftotext, Debian's poppler-utils), or [] without it."""
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        return []
+    out = subprocess.run([tool, "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True, timeout=120)
+    return out.stdout.split("\f") if out.returncode == 0 else []
+
+
+def letters(text: str) -> str:
+    """Only the letters of a text, lam-alef as one unit: how pdftotext's text is compared (see tests/test_pdf.py)."""
+    import unicodedata
+    text = unicodedata.normalize("NFC", text)
+    return "".join(c for c in text if unicodedata.category(c).startswith("L")).replace("لا", "ال")
+
+
+def page_numbers(pdf: Path, entries: list[str], chapters: list[bool] | None = None) -> list[int | None]:
+    """For each entry (in document order), the first page at or after the previous entry's page that
+    holds its text; the front matter itself (which repeats every entry) is skipped. A chapter's title
+    (chapters[i] true) is looked for at the top of a page, where its chapter starts: the same words in a
+    sentence or a link of an earlier page are not it."""
+    pages = [letters(t) for t in page_texts(pdf)]
+    if not pages:
+        return []
+    keys = [letters(e)[:40] for e in entries]
+    chapters = chapters or [False] * len(keys)
+    start = 0                                    # the first page after the front matter
+    for i, text in enumerate(pages):
+        if keys and keys[-1] and keys[-1] in text:
+            start = i + 1
+            break
+    numbers, at = [], start
+    for key, chapter in zip(keys, chapters):
+        holds = (lambda text: text.startswith(key)) if chapter else (lambda text: key in text)
+        found = next((i for i in range(at, len(pages)) if key and holds(pages[i])), None)
+        numbers.append(None if found is None else found + 1)
+        at = found if found is not None else at
+    return numbers
+
+
 def find_chromium() -> str | None:
     """$HW1_CHROMIUM, else Debian's /usr/bin/chromium, else a chromium or chrome on PATH."""
     named = os.environ.get("HW1_CHROMIUM")
@@ -91,7 +155,7 @@ def git_commit() -> str:
 
 # Runs in the home page of one language: replaces its article by the articles of every page.
 _ASSEMBLE = r"""
-async ({note}) => {
+async ({note, notebookNote, front}) => {
   const navLinks = Array.from(document.querySelectorAll('.md-nav--primary a.md-nav__link[href]'));
   const urls = [];
   for (const a of navLinks) {
@@ -131,24 +195,82 @@ async ({note}) => {
   const home = document.querySelector('article.md-content__inner');
   home.replaceChildren(...chapters);
   const first = home.querySelector('h1');
-  if (first) document.title = first.textContent.replace('¶', '').trim();   // the PDF's title
-  const p = document.createElement('p');
-  p.className = 'hw1-pdf-note';
-  p.textContent = note;
-  if (first) first.after(p); else home.prepend(p);
+  const title = first ? first.textContent.replace('¶', '').trim() : document.title;
+  document.title = title;                                          // the PDF's title
+  // ----- front matter: cover, contents, list of figures, list of tables -----
+  const make = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls;
+                                     if (text !== undefined) e.textContent = text; return e; };
+  const clean = (e) => e.textContent.replace('¶', '').replace(/\s+/g, ' ').trim();
+  const cover = make('section', 'hw1-cover');
+  cover.append(make('p', 'hw1-cover__university', front.university), make('p', 'hw1-cover__course', front.course),
+               make('p', 'hw1-cover__title', title), make('p', 'hw1-cover__assignment', front.assignment),
+               make('p', 'hw1-cover__original', front.original), make('p', 'hw1-cover__built', note));
+  const entry = (list, target, text, level) => {
+    const li = make('li', 'hw1-toc__entry hw1-toc__entry--' + level);
+    const a = make('a', 'hw1-toc__text', text);
+    a.href = '#' + target.id;
+    li.append(a, make('span', 'hw1-toc__page', ''));
+    li.dataset.find = text;
+    list.append(li);
+  };
+  const contents = make('section', 'hw1-toc');
+  contents.append(make('p', 'hw1-toc__title', front.contents));
+  const tocList = make('ol', 'hw1-toc__list');
+  chapters.forEach(ch => ch.querySelectorAll('h1, h2').forEach(h => {
+    if (!h.id) h.id = ch.id + '--h-' + Math.random().toString(36).slice(2, 8);
+    entry(tocList, h, clean(h), h.tagName.toLowerCase());
+  }));
+  contents.append(tocList);
+  const lists = make('section', 'hw1-toc hw1-toc--lists');
+  for (const [heading, selector] of [[front.figures, 'figure.hw1-figure > figcaption'], [front.tables, '.hw1-table caption']]) {
+    lists.append(make('p', 'hw1-toc__title', heading));
+    const ol = make('ol', 'hw1-toc__list');
+    chapters.forEach(ch => {
+      const captions = Array.from(ch.querySelectorAll(selector));
+      if (!captions.length) return;
+      const h1 = ch.querySelector('h1');
+      const li = make('li', 'hw1-toc__group', h1 ? clean(h1) : '');
+      ol.append(li);
+      captions.forEach((c, i) => {
+        const target = c.closest('figure, .hw1-table');
+        if (!target.id) target.id = ch.id + '--cap-' + i;
+        let text = clean(c);
+        entry(ol, target, text.length > 110 ? text.slice(0, 107) + '…' : text, 'caption');
+      });
+    });
+    lists.append(ol);
+  }
+  home.prepend(cover, contents, lists);
   document.querySelectorAll('details').forEach(d => { d.open = true; });
   document.querySelectorAll('img').forEach(img => { img.loading = 'eager'; });
+  if (notebookNote) {                                         // the Persian PDF is Persian throughout:
+    document.querySelectorAll('.hw1-notebook').forEach(nb => {  // the English notebook is in the English one
+      const p = document.createElement('p');
+      p.className = 'hw1-notebook-note';
+      p.textContent = notebookNote;
+      nb.replaceWith(p);
+    });
+  }
+  if (window.hw1Math) window.hw1Math.typeset(document);
   if (window.hw1Explorer) window.hw1Explorer.initAll();
-  await Promise.all(Array.from(document.images).map(img =>
-      img.complete ? null : new Promise(done => { img.onload = img.onerror = done; })));
-  await document.fonts.ready;
-  const broken = Array.from(document.images).filter(img => !img.naturalWidth).map(img => img.src);
+  // page.evaluate has no timeout of its own: an image that never fires load or error (or fonts that
+  // never settle) must not hang the print, so each wait is bounded and what did not load is reported.
+  const bounded = (promise, ms) => Promise.race([promise, new Promise(done => setTimeout(done, ms))]);
+  await bounded(Promise.all(Array.from(document.images).map(img =>
+      img.complete ? null : new Promise(done => { img.onload = img.onerror = done; }))), 90000);
+  await bounded(document.fonts.ready, 30000);
+  const broken = Array.from(document.images).filter(img => !img.complete || !img.naturalWidth).map(img => img.src);
   return {pages: urls.length, images: document.images.length, broken};
 }
 """
 
-_FOOTER = ('<div style="font-size:8px;width:100%;text-align:center;color:#555">'
-           '<span class="pageNumber"></span> / <span class="totalPages"></span></div>')
+# Page numbers in the page's own digits: a CSS margin box (Chromium >= 131) counts in the "persian"
+# counter style on Persian pages; Chromium's footer template would print Latin digits only. DejaVu Sans
+# (Debian's fonts-dejavu, which has the Persian digits) rather than Vazirmatn: a margin box does not
+# instance the variable web font, which would be embedded as unnamed Type 3 glyph drawings.
+_PAGE_NUMBERS = """@page {{ @bottom-center {{ content: counter(page, {style}) " / " counter(pages, {style});
+  font-family: "DejaVu Sans", sans-serif; font-size: 8pt;
+  color: #555; }} }}"""
 
 
 def print_language(browser, base_url: str, lang: str, out: Path, commit: str) -> dict:
@@ -166,20 +288,34 @@ def print_language(browser, base_url: str, lang: str, out: Path, commit: str) ->
     context.route("**/*", guard)
     page = context.new_page()
     try:
+        page.set_default_timeout(180_000)                  # a busy machine: printing is not a race
         page.goto(base_url + LANGUAGES[lang], wait_until="load")
         isolate = "\u2066{}\u2069".format            # date and hash read left to right inside Persian
         note = NOTE[lang].format(date=isolate(dt.date.today().isoformat()), commit=isolate(commit))
-        info = page.evaluate(_ASSEMBLE, {"note": note})
+        info = page.evaluate(_ASSEMBLE, {"note": note, "notebookNote": NOTEBOOK_NOTE.get(lang), "front": FRONT[lang]})
         if info["broken"]:
             raise RuntimeError(f"{lang}: images that did not load: {info['broken'][:5]}")
         page.wait_for_function("() => !document.querySelector('.hw1-explorer[data-state=loading]')",
                                timeout=15_000)
+        page.add_style_tag(content=_PAGE_NUMBERS.format(style="persian" if lang == "fa" else "decimal"))
         page.emulate_media(media="print", color_scheme="light")
         out.parent.mkdir(parents=True, exist_ok=True)
-        page.pdf(path=str(out), format="A4", print_background=True, display_header_footer=True,
-                 outline=True, tagged=True,                    # bookmarks from the headings; a tagged PDF
-                 header_template="<span></span>", footer_template=_FOOTER,
-                 margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"})
+        options = dict(path=str(out), format="A4", print_background=True,
+                       outline=True, tagged=True,              # bookmarks from the headings; a tagged PDF
+                       margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"})
+        page.pdf(**options)
+        # The contents' page numbers: where each entry's text is in the first print, then printed again
+        # (the numbers take the place of empty boxes of the same width, so no page moves).
+        entries = page.eval_on_selector_all("li[data-find]", "ls => ls.map(l => [l.dataset.find, "
+                                            "l.classList.contains('hw1-toc__entry--h1')])")
+        numbers = page_numbers(out, [e[0] for e in entries], [e[1] for e in entries])
+        if numbers:
+            digits = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹") if lang == "fa" else None
+            page.evaluate("""(numbers) => document.querySelectorAll('li[data-find] .hw1-toc__page')
+                             .forEach((s, i) => { s.textContent = numbers[i] || ''; })""",
+                          [str(n).translate(digits) if n and digits else (str(n) if n else "") for n in numbers])
+            page.pdf(**options)
+        info["toc_pages"] = numbers
     finally:
         context.close()
     info["refused"] = refused
