@@ -74,9 +74,9 @@ def _goto(page, url: str) -> None:
     """page.goto, once more after a timeout: on a machine loaded by other work a navigation can stall."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     try:
-        page.goto(url, wait_until="domcontentloaded")
+        page.goto(url)
     except PlaywrightTimeout:
-        page.goto(url, wait_until="domcontentloaded")
+        page.goto(url)
 
 
 def _ready(page) -> None:
