@@ -48,7 +48,7 @@ def poppler(tool: str) -> str:
     return path
 
 
-PRINT_TIMEOUT = 600        # both PDFs take about 40 s on an idle 2-core machine, a few minutes on a busy one
+PRINT_TIMEOUT = 1200       # both PDFs: about 1 min on an idle 2-core machine, 6 min at a load of 5, more when busier
 TOOL_TIMEOUT = 120
 
 

@@ -70,6 +70,15 @@ def new_page(browser):
     assert not outside, f"requests to other hosts: {outside[:5]}"
 
 
+def _goto(page, url: str) -> None:
+    """page.goto, once more after a timeout: on a machine loaded by other work a navigation can stall."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    try:
+        page.goto(url)
+    except PlaywrightTimeout:
+        page.goto(url)
+
+
 def _ready(page) -> None:
     page.evaluate("document.fonts.ready.then(() => true)")
     page.wait_for_function("() => !document.querySelector('.hw1-explorer[data-state=loading]')")
@@ -130,7 +139,7 @@ def test_left_to_right_fragments_keep_their_visual_order_on_persian_pages(new_pa
     for path in pages_of(site):
         if path.startswith("en/"):
             continue
-        page.goto(base_url + path)
+        _goto(page, base_url + path)
         _ready(page)
         out = page.evaluate(_VISUAL_ORDER, FRAGMENTS)
         total += out["measured"]
@@ -195,7 +204,7 @@ def test_no_horizontal_overflow_on_a_phone(new_page, base_url, site):
     page = new_page(390, height=844)
     over = {}
     for path in pages_of(site):
-        page.goto(base_url + path)
+        _goto(page, base_url + path)
         _ready(page)
         out = page.evaluate(_OVERFLOW)
         if max(out["scrollWidth"], out["bodyScroll"]) > out["width"] + 1 or out["wide"]:
@@ -385,12 +394,16 @@ def test_screenshots_of_every_page(new_page, base_url, site):
         for width in (1280, 390):
             page = new_page(width, scheme, height=900 if width > 400 else 844)
             for path in pages_of(site):
-                page.goto(base_url + path)
+                _goto(page, base_url + path)
                 page.evaluate(f"""() => {{ localStorage.clear();
                     const want = '{'slate' if scheme == 'dark' else 'default'}';
                     if (document.body.getAttribute('data-md-color-scheme') !== want)
                       document.querySelector('form[data-md-component=palette] label:not([hidden])').click(); }}""")
                 _ready(page)
+                page.evaluate("""() => Promise.all(Array.from(document.images).map(img => {
+                    img.loading = 'eager';
+                    return img.complete ? null : new Promise(done => { img.onload = img.onerror = done;
+                                                                       setTimeout(done, 20000); }); }))""")
                 name = (path.strip("/").replace("/", "-") or "fa-home")
                 name = name if name.startswith("en") else "fa-" + name if name != "fa-home" else name
                 shot = out / f"{name}-{width}-{scheme}.png"
