@@ -23,6 +23,8 @@ def test_words_come_from_the_table_in_each_language():
 def test_every_class_name_of_the_figures_matches_the_glossary():
     figures = yaml.safe_load((PROJECT_ROOT / "text" / "figures.yaml").read_text(encoding="utf-8"))
     glossary = yaml.safe_load((PROJECT_ROOT / "text" / "glossary.yaml").read_text(encoding="utf-8"))
+    # a bare yes/no key would be read as a boolean and never found by the pages' lookup
+    assert all(isinstance(key, str) for key in [*glossary, *figures])
     from hw1.data.camvid import CLASS_NAMES
     from hw1.data.cifar10 import CLASSES
     for name in [*CLASS_NAMES[:11], *CLASSES]:
