@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from hw1.site.pdf import is_local, launch, serve
-from test_browser import ARTIFACTS, browser_or_skip, _switch_language
+from hw1.site.pdf import is_local
+from test_browser import ARTIFACTS, _switch_language
+from test_browser import base_url, browser  # noqa: F401  (fixtures: served from this module's `site`)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(os.sys.executable).parent
@@ -32,23 +33,6 @@ def pages_of(site: Path) -> list[str]:
     """'' for the Persian home, 'part1-bert/', 'en/', 'en/part1-bert/' ... (every built page but 404)."""
     found = sorted(p.parent.relative_to(site).as_posix() for p in site.rglob("index.html"))
     return ["" if p == "." else p + "/" for p in found if not p.startswith(("assets", "search", "results"))]
-
-
-@pytest.fixture(scope="module")
-def base_url(site):
-    with serve(site) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = browser_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright, chromium)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
