@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -119,7 +118,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=",".join(EXPERIMENTS))
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "gpu_check.json")
     args = p.parse_args(argv)
-    sys.path.insert(0, str(ROOT / "src"))
     import torch
 
     from hw1.runner import cli
