@@ -198,28 +198,17 @@ class Results:
         return read_json(path, f"results/{experiment}/verify.json") if path.is_file() else None
 
 
-class CitedNamespace:
-    """REF.<key>: the value of an entry of text/references.yaml (and a citation on the page)."""
+class Lookup:
+    """name.<key> and name[key] in templates, both answered by lookup(key): R.<experiment> (its
+    metrics.json) and REF.<key> (an entry of text/references.yaml, cited on the page)."""
 
-    def __init__(self, citations):
-        self._citations = citations
+    def __init__(self, lookup):
+        self._lookup = lookup
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("_"):
             raise AttributeError(key)
-        return self._citations.value(key)
-
-    __getitem__ = __getattr__
-
-
-class ResultsNamespace:
-    def __init__(self, results: Results):
-        self._results = results
-
-    def __getattr__(self, experiment: str) -> Node:
-        if experiment.startswith("_"):
-            raise AttributeError(experiment)
-        return self._results.metrics(experiment)
+        return self._lookup(key)
 
     __getitem__ = __getattr__
 
@@ -526,9 +515,9 @@ class PageRenderer:
     def render(self, markdown: str, page_name: str) -> str:
         context = {
             "lang": self.lang,
-            "R": ResultsNamespace(self.results),
+            "R": Lookup(self.results.metrics),
             "O": Node(self.original, "../text/original_report.yaml", ""),
-            "REF": CitedNamespace(self.citations),
+            "REF": Lookup(self.citations.value),
             "cite": self.cite, "meets": self.meets, "compare": self.compare, "references": self.references,
             "config": self.config, "ran": self.ran,
             "computed": self.computed, "figure": self.figure, "table": self.table,
