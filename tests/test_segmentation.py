@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from hw1 import config as C
 from hw1.errors import ConfigError
 from hw1.experiments import segmentation as S
+from hw1.experiments import segmentation_eval as E
 from hw1.experiments.base import Context
 from hw1.models.segmentation import build_segmentation_model, segmentation_logits
 
@@ -160,23 +161,28 @@ def test_multi_scale_prediction_averages_probabilities_of_all_passes():
     images = torch.randint(0, 256, (3, 3, 48, 64), dtype=torch.uint8)
     spec = S.ModelSpec(arch="segformer", eval_size=[32, 48])
     cfg = S.Config(models={}, eval_batch_size=2, flip_test=True)
-    assert S.scaled_size([24, 32], 1.5) == (40, 48)      # 36x48, rounded to multiples of 8
-    assert S.scaled_size([32, 48], 1.5) == (48, 72)
+    assert E.scaled_size([24, 32], 1.5) == (40, 48)      # 36x48, rounded to multiples of 8
+    assert E.scaled_size([32, 48], 1.5) == (48, 72)
 
-    expected = 0.0
+    per_scale = []                                  # each scale: the sum over the image and its mirror
     with torch.no_grad():
         for size in [(32, 48), (48, 72)]:
-            x = S.resize_images(images, size)
+            x = E.resize_images(images, size)
+            probs = 0.0
             for flipped in (False, True):
                 logits = segmentation_logits(model, x.flip(-1) if flipped else x)
                 logits = logits.flip(-1) if flipped else logits
-                expected = expected + F.interpolate(logits, size=(48, 64), mode="bilinear",
-                                                    align_corners=False).softmax(1)
-    pred = S.predict(model, images, spec, cfg, "cpu", "fp32", scales=[1.0, 1.5])
+                probs = probs + F.interpolate(logits, size=(48, 64), mode="bilinear", align_corners=False).softmax(1)
+            per_scale.append(probs)
+    # two candidates sharing the scale 1.0: it is run once, and each gets its own prediction
+    pred, single = E.predict_each(model, images, spec, cfg, "cpu", "fp32", [[1.0, 1.5], [1.0]])
     assert pred.shape == (3, 48, 64)
-    assert torch.equal(pred, expected.argmax(1))
+    assert torch.equal(pred, (per_scale[0] + per_scale[1]).argmax(1))
+    assert torch.equal(single, per_scale[0].argmax(1))
     # one scale differs from two somewhere (otherwise the test would not tell them apart)
-    assert not torch.equal(S.predict(model, images, spec, cfg, "cpu", "fp32", scales=[1.0]), pred)
+    assert not torch.equal(single, pred)
+    spec.eval_scales = [1.0, 1.5]
+    assert torch.equal(E.predict(model, images, spec, cfg, "cpu", "fp32"), pred)
 
 
 def test_smoke_run_writes_metrics_and_figures(tmp_path):

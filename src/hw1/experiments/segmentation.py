@@ -1,35 +1,32 @@
 """Part 2-2: semantic segmentation of CamVid (SegNet split, 11 classes) with SegFormer and BEiT.
 
-Each model is trained for a wall-clock budget (cpu profile: from scratch at reduced resolution;
-gpu profile: fine-tuned from pretrained checkpoints) with class-weighted cross-entropy, batched
-random scale/crop/flip augmentation, AdamW and a warm-up + polynomial learning-rate schedule over
-the budget. Evaluation runs at the model's input resolution, upsamples the logits to the full
+Each model is trained for a fixed number of optimizer steps (cpu profile: from scratch at reduced
+resolution; gpu profile: fine-tuned from pretrained checkpoints) with class-weighted cross-entropy,
+batched random scale/crop/flip augmentation, AdamW and a warm-up + polynomial learning-rate
+schedule over the steps. Evaluation runs at the model's input resolution, upsamples the logits to the full
 480x360 and accumulates one confusion matrix per split (pixels labelled "unlabelled" are ignored).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hw1.data.camvid import (CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, PALETTE, Split, augment,
-                             load_camvid, overlay, resize_images, synthetic_camvid)
+from hw1.data.camvid import (CLASS_NAMES, CLASSES, IGNORE_INDEX, NUM_CLASSES, Split, augment, load_camvid,
+                             synthetic_camvid)
 from hw1 import plots
 from hw1.config import Check, Invalid
 from hw1.data.sources import locate
 from hw1.experiments.base import Context
-from hw1.metrics import confusion_matrix, segmentation_report
+from hw1.experiments.segmentation_eval import choose_eval_scales, evaluate, predict
+from hw1.experiments.segmentation_figures import DISPLAY, save_figures
 from hw1.models.segmentation import build_segmentation_model, count_parameters, segmentation_logits
 from hw1.train.batches import batch_indices, step_generator
 from hw1.train.loop import fit, log_estimate
 from hw1.train.optim import adamw, schedule
-from hw1.train.precision import autocast
 
-DISPLAY = {"segformer": "SegFormer", "beit": "BEiT"}
 
 
 Size = Annotated[list[int], Check("[h, w]", length=2, min=8)]
@@ -130,51 +127,6 @@ def pixel_loss(logits: torch.Tensor, masks: torch.Tensor, weight: torch.Tensor |
     return F.cross_entropy(logits, masks, weight=weight, ignore_index=IGNORE_INDEX)
 
 
-def scaled_size(size: list[int], scale: float, multiple: int = 8) -> tuple[int, int]:
-    """[h, w] * scale, rounded to a multiple of `multiple` (BEiT's patch grid needs whole patches)."""
-    return tuple(max(multiple, int(v * scale / multiple + 0.5) * multiple) for v in size)
-
-
-@torch.no_grad()
-def predict(model, images: torch.Tensor, spec: ModelSpec, cfg: Config, device: str, precision: str,
-            out_size: tuple[int, int] | None = None, scales: list[float] | None = None) -> torch.Tensor:
-    """uint8 [N, 3, H, W] -> class ids long [N, H, W].
-
-    The image is resized to eval_size * scale for each scale (and mirrored when cfg.flip_test); each
-    pass's logits are upsampled to the full size and the softmax probabilities averaged.
-    """
-    model.eval()
-    out_size = out_size or tuple(images.shape[-2:])
-    scales = scales or spec.eval_scales
-    preds = []
-    for i in range(0, len(images), cfg.eval_batch_size):
-        batch = images[i:i + cfg.eval_batch_size].to(device)
-        probs = 0.0
-        for scale in scales:
-            x = resize_images(batch, scaled_size(spec.eval_size, scale))
-            for flipped in ((False, True) if cfg.flip_test else (False,)):
-                with autocast(device, precision):
-                    logits = segmentation_logits(model, x.flip(-1) if flipped else x).float()
-                logits = logits.flip(-1) if flipped else logits
-                logits = F.interpolate(logits, size=out_size, mode="bilinear", align_corners=False)
-                probs = probs + logits.softmax(1)
-        preds.append(probs.argmax(1).cpu())
-    return torch.cat(preds)
-
-
-def evaluate(model, split: Split, spec: ModelSpec, cfg: Config, device: str, precision: str,
-             scales: list[float] | None = None) -> tuple[dict, torch.Tensor, float]:
-    """Report over the split from one confusion matrix, the confusion matrix, and images/s."""
-    start = time.perf_counter()
-    confusion = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long)
-    chunk = cfg.eval_batch_size * 4
-    for i in range(0, len(split), chunk):
-        pred = predict(model, split.images[i:i + chunk], spec, cfg, device, precision, scales=scales)
-        confusion += confusion_matrix(pred, split.masks[i:i + chunk], NUM_CLASSES, IGNORE_INDEX)
-    seconds = time.perf_counter() - start
-    return segmentation_report(confusion), confusion, len(split) / seconds
-
-
 def training_plan(name: str, spec: ModelSpec, model, data: dict[str, Split], weights: torch.Tensor | None,
                   cfg: Config, ctx: Context) -> dict:
     """The keyword arguments of fit() for one model: `spec.steps` steps of AdamW with warm-up then
@@ -211,70 +163,6 @@ def training_plan(name: str, spec: ModelSpec, model, data: dict[str, Split], wei
                eval_every=spec.eval_every, evaluate=validate,
                phase=lambda step: "early" if early(step) else "full", items_per_step=spec.batch_size,
                progress=ctx.progress, desc=name)
-
-
-# ----- figures --------------------------------------------------------------------------------
-
-def _row(tiles: torch.Tensor, gap: int = 4) -> np.ndarray:
-    """uint8 [K, h, w, 3] -> one image [h, K*w + (K-1)*gap, 3] with white gaps."""
-    k, h, w, _ = tiles.shape
-    out = torch.full((h, k * w + (k - 1) * gap, 3), 255, dtype=torch.uint8)
-    for i in range(k):
-        out[:, i * (w + gap): i * (w + gap) + w] = tiles[i]
-    return out.numpy()
-
-
-def _small(images: torch.Tensor, width: int) -> torch.Tensor:
-    h, w = images.shape[-2:]
-    size = (round(h * width / w), width)
-    return F.interpolate(images.float(), size=size, mode="bilinear", antialias=True,
-                         align_corners=False).round().clamp(0, 255).to(torch.uint8)
-
-
-def _small_masks(masks: torch.Tensor, width: int) -> torch.Tensor:
-    h, w = masks.shape[-2:]
-    size = (round(h * width / w), width)
-    return F.interpolate(masks[:, None].float(), size=size, mode="nearest")[:, 0].long()
-
-
-def save_figures(ctx: Context, cfg: Config, test: Split, sample_idx: torch.Tensor,
-                 sample_preds: dict[str, torch.Tensor], reports: dict, histories: dict) -> None:
-    images = _small(test.images[sample_idx], cfg.sample_width)                 # [K, 3, h, w]
-    ctx.save_image(_row(images.permute(0, 2, 3, 1)), "samples_images")
-    # the ground truth and each model's prediction drawn the same way: class colours over the image
-    for name, masks in {"ground_truth": test.masks[sample_idx], **sample_preds}.items():
-        ctx.save_image(_row(overlay(images, _small_masks(masks, cfg.sample_width))), f"samples_{name}")
-
-    ctx.save_figure("per_class_iou", lambda w: per_class_iou_figure(w, reports))
-    ctx.save_figure("val_miou", lambda w: val_miou_figure(w, histories))
-
-
-def per_class_iou_figure(w, reports: dict):
-    names = list(reports)
-    fig, ax = plots.pyplot().subplots(figsize=(8, 3.6))
-    width = 0.8 / max(len(names), 1)
-    xs = np.arange(NUM_CLASSES)
-    for k, name in enumerate(names):
-        ax.bar(xs + (k - (len(names) - 1) / 2) * width, reports[name]["per_class_iou"], width,
-               label=w("{model} (mIoU {miou})", model=DISPLAY.get(name, name), miou=w.num(reports[name]["miou"])))
-    ax.set_xticks(xs, [w.get(c) for c in CLASS_NAMES], rotation=30, ha="right", rotation_mode="anchor")
-    ax.set_ylabel(w("IoU (test)"))
-    ax.set_ylim(0, 1)
-    ax.grid(axis="y", alpha=0.3)
-    w.legend(ax, frameon=False)
-    return fig
-
-
-def val_miou_figure(w, histories: dict):
-    fig, ax = plots.pyplot().subplots(figsize=(6, 3.5))
-    for name, h in histories.items():
-        ax.plot([e["images"] for e in h.evals], [e["val_miou"] for e in h.evals], marker="o", ms=3,
-                label=DISPLAY.get(name, name))
-    ax.set_xlabel(w("training crops seen"))
-    ax.set_ylabel(w("validation mIoU"))
-    ax.grid(alpha=0.3)
-    w.legend(ax, frameon=False)
-    return fig
 
 
 # ----- the experiment -------------------------------------------------------------------------
@@ -352,20 +240,6 @@ def at_equal_crops(histories: dict) -> dict:
     crops = max(counts)
     return {"crops": crops, **{n: {"step": e["step"], "val_miou": e["val_miou"]}
                                for n, h in histories.items() for e in h.evals if e["images"] == crops}}
-
-
-def choose_eval_scales(model, val: Split, spec: ModelSpec, config: Config, ctx: Context):
-    """(scales, their validation evaluation, each candidate's validation mIoU): the candidate of
-    spec.eval_scale_candidates with the best validation mIoU (the first on a tie), or spec.eval_scales."""
-    evaluated = {}
-    for candidate in spec.eval_scale_candidates or [spec.eval_scales]:
-        evaluated[tuple(candidate)] = evaluate(model, val, spec, config, ctx.device, ctx.precision, candidate)
-    best = max(evaluated, key=lambda c: evaluated[c][0]["miou"])   # max keeps the first of equal values
-    tried = [{"scales": list(c), "val_miou": e[0]["miou"]} for c, e in evaluated.items()]
-    if spec.eval_scale_candidates:
-        ctx.log("evaluation scales on validation: " + ", ".join(f"{t['scales']} {t['val_miou']:.3f}" for t in tried)
-                + f"; chosen {list(best)}")
-    return list(best), evaluated[best], tried if spec.eval_scale_candidates else []
 
 
 ARCHITECTURE_KEYS = {"segformer": ("hidden_sizes", "depths", "num_attention_heads", "sr_ratios", "decoder_hidden_size"),
