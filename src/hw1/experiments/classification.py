@@ -17,7 +17,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -25,12 +24,13 @@ from hw1 import plots
 from hw1.config import Check, Invalid
 from hw1.data import augment, cifar10
 from hw1.experiments.base import Context, round_floats
+from hw1.experiments.classification_figures import save_dataset_samples, save_figures, save_samples
 from hw1.metrics import classification_report, confusion_matrix
 from hw1.models import beit as beit_models
 from hw1.models import mlp as mlp_models
 from hw1.train.batches import batch_indices, step_generator
 from hw1.train.loop import fit, log_estimate
-from hw1.train.optim import adamw, schedule
+from hw1.train.optim import adamw, schedule, sgd
 from hw1.train.precision import autocast
 
 CLASSES = list(cifar10.CLASSES)
@@ -164,7 +164,7 @@ def mlp_plan(c: MLPConfig, train: cifar10.Split, val: cifar10.Split, ctx: Contex
     x_val = cifar10.Split(val.x.flatten(1).float().div_(255).to(ctx.device), val.y.to(ctx.device))
     n = len(y)
     per_epoch = -(-n // c.batch_size)                 # Keras keeps the last, smaller batch: keep_last
-    optimizer = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum, nesterov=c.nesterov)
+    optimizer = sgd(model, c.lr, c.momentum, c.nesterov)
     scheduler = schedule(optimizer, "keras_time_decay", c.epochs * per_epoch, decay=c.decay)
 
     def next_batch(step: int):
@@ -254,47 +254,6 @@ def train_beit(c: BeitConfig, model, mean, std, train: cifar10.Split, val: cifar
         e["epoch"] = e["step"] * c.batch_size / len(train.y)
         e["image_size"] = c.image_size_at(e["step"])
     return forward, history
-
-
-# ----- figures and samples ------------------------------------------------------------------------
-
-def save_figures(ctx: Context, name: str, label: str, history, confusion) -> None:
-    def curves(w):
-        panels = [(w("cross-entropy loss"), [("train_loss", w("train")), ("val_loss", w("validation"))]),
-                  (w("accuracy"), [("train_accuracy", w("train")), ("val_accuracy", w("validation"))])]
-        return plots.curves(w, history.evals, panels, "epoch", title=label)
-
-    ctx.save_figure(f"{name}_curves", curves)
-    ctx.save_figure(f"{name}_confusion", lambda w: plots.confusion(
-        w, confusion, [w.get(c) for c in CLASSES], w("{model}: confusion matrix (test)", model=label)))
-
-
-def save_tiles(ctx: Context, name: str, x: torch.Tensor, pick: list[int], px: int) -> list[str]:
-    """The chosen uint8 images as px-wide PNG tiles figures/<name>_NN.png; their paths."""
-    from PIL import Image
-
-    paths = []
-    for k, i in enumerate(pick):
-        tile = Image.fromarray(x[i].permute(1, 2, 0).numpy()).resize((px, px), Image.NEAREST)
-        paths.append(f"figures/{ctx.save_image(np.asarray(tile), f'{name}_{k:02d}').name}")
-    return paths
-
-
-def save_samples(ctx: Context, x: torch.Tensor, y: torch.Tensor, preds: dict, n: int, seed: int, px: int) -> None:
-    """n test images (fixed random choice) as px-wide PNG tiles, with each model's prediction."""
-    pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].tolist()
-    ctx.save_json("samples", [{"image": path, "true": CLASSES[int(y[i])],
-                               **{f"pred_{m}": CLASSES[int(p[i])] for m, p in preds.items()},
-                               "pred": CLASSES[int(preds["beit"][i])]}
-                              for path, i in zip(save_tiles(ctx, "sample", x, pick, px), pick)])
-
-
-def save_dataset_samples(ctx: Context, train: cifar10.Split, per_class: int, seed: int, px: int) -> None:
-    """The original's Figure 4: `per_class` training images of every class, with their labels."""
-    order = torch.randperm(len(train.y), generator=torch.Generator().manual_seed(seed)).tolist()
-    pick = [i for c in range(len(CLASSES)) for i in [j for j in order if int(train.y[j]) == c][:per_class]]
-    ctx.save_json("dataset_samples", [{"image": path, "true": CLASSES[int(train.y[i])]}
-                                      for path, i in zip(save_tiles(ctx, "dataset", train.x, pick, px), pick)])
 
 
 def split_metrics(point: dict, split: str) -> dict:

@@ -6,13 +6,16 @@ evaluation, a resumed run).
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 _STRIDE = 1_000_003   # a prime: seeds of different (seed, index) pairs do not collide in practice
 
 
+@functools.lru_cache(maxsize=4)   # every step of an epoch reads it: drawn once (0.45 ms for 45,000)
 def epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
-    """The shuffled order of the n examples in epoch `epoch` (0-based)."""
+    """The shuffled order of the n examples in epoch `epoch` (0-based); read-only (cached)."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * _STRIDE + epoch))
 
 

@@ -54,7 +54,7 @@ def train_step(model, optimizer, scheduler, batch, loss_fn, device: str, precisi
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip, foreach=True)
     optimizer.step()
     if scheduler is not None:
         scheduler.step()
