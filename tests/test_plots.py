@@ -67,3 +67,24 @@ def test_a_figure_is_saved_once_per_language_with_persian_ticks(tmp_path):
 def test_the_words_and_the_font_are_part_of_the_results_key():
     hashes = code_hashes("hw1.experiments.classification")
     assert "text/figures.yaml" in hashes and "src/hw1/fonts/Vazirmatn-Regular.ttf" in hashes
+
+
+def test_persian_figures_put_the_first_panel_on_the_right_and_use_persian_signs():
+    def two_panels(w):
+        fig, (first, second) = plots.pyplot().subplots(1, 2, figsize=(6, 3))
+        first.set_title(w("step"))
+        second.plot([0, 1], [-1.5, 2.0])
+        fig.tight_layout()
+        return fig
+
+    drawn = dict(plots.draw_each_language(two_panels))
+    fa_first, fa_second = drawn["fa"].axes
+    en_first, en_second = drawn["en"].axes
+    assert en_first.get_position().x0 < en_second.get_position().x0      # left to right in English
+    assert fa_first.get_position().x0 > fa_second.get_position().x0      # right to left in Persian
+    # mirrored: the panels stay inside the figure and do not overlap
+    assert 0 <= fa_second.get_position().x0 < fa_second.get_position().x1 < fa_first.get_position().x0
+    assert fa_first.get_position().x1 <= 1
+    with plots.language("fa") as fa:
+        assert fa.num(-1.5) == "−۱٫۵۰" and fa.num(0.25, "{:.0%}") == "۲۵٪"
+        assert fa.digits("all-MiniLM-L6") == "all-MiniLM-L۶"   # text keeps its hyphens

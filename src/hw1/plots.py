@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import FixedFormatter, Formatter
+
+from hw1.digits import persian, persian_digits
 
 LANGUAGES = ("fa", "en")
 # files this module reads: the results' freshness key hashes them with the code (hw1.runner.freshness)
 READS = ("text/figures.yaml", "src/hw1/fonts/Vazirmatn-Regular.ttf")
 _ROOT = Path(__file__).resolve().parents[2]
-PERSIAN_DIGITS = str.maketrans("0123456789.-%", "۰۱۲۳۴۵۶۷۸۹٫−٪")
 # sizes in points: a figure at most 10.5 in wide, scaled to the page's text width (about 760 px),
 # keeps its smallest text >= 9 px
 STYLE = {"font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11, "xtick.labelsize": 10,
@@ -64,7 +66,7 @@ class Words:
         except KeyError:
             raise KeyError(f"{READS[0]} has no entry {key!r}") from None
         return self.line(template.format(**{k: self.digits(v) if isinstance(v, (int, str)) else v
-                                            for k, v in values.items()}))
+                                            for k, v in values.items()}))   # numbers: pass w.num(x)
 
     def line(self, text: str) -> str:
         """Text that reads in the language's direction even when it starts with a Latin word
@@ -77,48 +79,55 @@ class Words:
         return entry[self.lang] if entry else key
 
     def digits(self, text) -> str:
-        return str(text).translate(PERSIAN_DIGITS) if self.rtl else str(text)
+        """The digits in the language's script (the rest of the text unchanged)."""
+        return persian_digits(text) if self.rtl else str(text)
 
     def num(self, x: float, fmt: str = "{:.2f}") -> str:
-        return self.digits(fmt.format(x))
+        """A number in the language's digits and signs (Persian: ۰٫۴۵, −۱)."""
+        text = fmt.format(x)
+        return persian(text) if self.rtl else text
 
     def legend(self, ax, **kwargs):
         """A legend whose markers stand where the language starts a line (right for Persian)."""
         return ax.legend(markerfirst=not self.rtl, **kwargs)
 
 
-class _LocalDigits:
-    """Wraps a tick formatter so that its labels use Persian digits."""
+class LocalDigits(Formatter):
+    """Wraps a tick formatter so that its labels use Persian digits and signs."""
 
-    def __new__(cls, inner):
-        from matplotlib.ticker import Formatter
+    def __init__(self, inner: Formatter):
+        self.inner = inner
 
-        class LocalDigits(Formatter):
-            def __init__(self, inner):
-                self.inner = inner
+    def set_axis(self, axis):
+        super().set_axis(axis)
+        self.inner.set_axis(axis)
 
-            def set_axis(self, axis):
-                super().set_axis(axis)
-                self.inner.set_axis(axis)
+    def format_ticks(self, values):
+        return [persian(s) for s in self.inner.format_ticks(values)]
 
-            def format_ticks(self, values):
-                return [s.translate(PERSIAN_DIGITS) for s in self.inner.format_ticks(values)]
-
-            def __call__(self, x, pos=None):
-                return self.inner(x, pos).translate(PERSIAN_DIGITS)
-
-        return LocalDigits(inner)
+    def __call__(self, x, pos=None):
+        return persian(self.inner(x, pos))
 
 
 def _local_ticks(fig) -> None:
     """Numeric ticks in Persian digits; categorical (fixed) labels are left as drawn."""
-    from matplotlib.ticker import FixedFormatter
-
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             formatter = axis.get_major_formatter()
             if not isinstance(formatter, FixedFormatter):
-                axis.set_major_formatter(_LocalDigits(formatter))
+                axis.set_major_formatter(LocalDigits(formatter))
+
+
+def _right_to_left(fig) -> None:
+    """Panels side by side read from the right: each axes (colour bars too) moves to the mirror
+    position, so the first panel stands on the right. Each panel keeps its own axes' direction."""
+    if len(fig.axes) < 2:
+        return
+    fig.canvas.draw()                  # positions after tight_layout and colour-bar placement
+    for ax in fig.axes:
+        box = ax.get_position()
+        ax.set_position([1 - box.x1, box.y0, box.width, box.height])
+        ax.set_anchor("C")
 
 
 @contextmanager
@@ -142,6 +151,7 @@ def draw_each_language(draw):
             fig = draw(w)
             if w.rtl:
                 _local_ticks(fig)
+                _right_to_left(fig)
             yield lang, fig
 
 

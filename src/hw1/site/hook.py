@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 # MkDocs loads this file by path; hw1 itself is installed (`pip install --no-deps -e .`).
 from hw1.experiments import EXPERIMENTS  # the registry; imports no ML library
+from hw1.digits import persian, persian_digits
 from hw1.site import cited
 from hw1.site.bidi import isolate
 from hw1.site.notebook import notebook_html
@@ -34,7 +35,6 @@ CONFIGS = ROOT / "configs"
 RESULT_SUFFIXES = {".svg", ".png", ".jpg", ".json"}
 LANGUAGES = ("fa", "en")
 
-PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
 WORDS = {
     "fa": {"figure": "شکل", "table": "جدول", "not_computed": "هنوز محاسبه نشده است",
@@ -93,13 +93,11 @@ def format_number(value: Any, digits: int, lang: str, percent: bool = False, gro
         mantissa, exponent = f"{number:.1e}".split("e")
         power = f"10<sup>{'−' if int(exponent) < 0 else ''}{abs(int(exponent))}</sup>"
         if lang == "fa":
-            return mantissa.replace(".", "٫").translate(PERSIAN_DIGITS) + " × " + power.translate(PERSIAN_DIGITS)
+            return persian(mantissa) + " × " + persian_digits(power)
         return f"{mantissa} × {power}"
     text = f"{number:,.{digits}f}" if group else f"{number:.{digits}f}"
     if lang == "fa":
-        text = text.replace(",", "٬").replace(".", "٫").translate(PERSIAN_DIGITS)
-        text = text.replace("-", "−")
-        return text + ("٪" if percent else "")
+        return persian(text) + ("٪" if percent else "")
     return text + ("%" if percent else "")
 
 
@@ -270,12 +268,12 @@ class PageRenderer:
         return format_number(value, 0, self.lang, group=True)
 
     def digits(self, text: Any) -> str:
-        return str(text).translate(PERSIAN_DIGITS) if self.lang == "fa" else str(text)
+        return persian_digits(text) if self.lang == "fa" else str(text)
 
     def exact(self, value: Any) -> str:
         """A reported number with all the digits it was written with (text/original_report.yaml)."""
         text = getattr(value, "text", None) or repr(value)
-        return text.replace(".", "٫").translate(PERSIAN_DIGITS) if self.lang == "fa" else text
+        return persian(text) if self.lang == "fa" else text
 
     def computed(self, experiment: str, caller=None) -> Markup:
         if self.results.exists(experiment):
