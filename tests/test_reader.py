@@ -159,11 +159,18 @@ def test_formulas_are_typeset(new_page, base_url, path):
       article.querySelectorAll('details').forEach(d => { d.open = true; });
       const text = Array.from(article.querySelectorAll('p, li, td, .jp-RenderedMarkdown, .jp-MarkdownOutput'))
           .filter(e => !e.closest('pre, code, .katex')).map(e => e.innerText).join('\n');
+      const shown = Array.from(article.querySelectorAll('.katex-html')).map(e => e.textContent).join(' ');
       return {katex: article.querySelectorAll('.katex').length, errors: article.querySelectorAll('.katex-error').length,
-              raw: (text.match(/\\\(|\\\)|\\\[|\\\]|\$\$|\\frac|\\sqrt|\\text/g) || []).slice(0, 5)};
+              raw: (text.match(/\\\(|\\\)|\\\[|\\\]|\$\$|\\frac|\\sqrt|\\text/g) || []).slice(0, 5),
+              latin: (shown.match(/[0-9]/g) || []).length, persian: (shown.match(/[۰-۹]/g) || []).length};
     }""")
     assert out["katex"] >= 5 and not out["errors"], out
     assert not out["raw"], f"TeX left untypeset: {out['raw']}"
+    # the formulas' digits are those of the page's language
+    if path.startswith("en/"):
+        assert out["latin"] and not out["persian"], out
+    else:
+        assert out["persian"] and not out["latin"], out
 
 
 # ----- layout ------------------------------------------------------------------------------------

@@ -3,13 +3,29 @@
  * Pages: pymdownx.arithmatex (generic mode) writes $...$ as <span class="arithmatex">\(...\)</span> and
  * $$...$$ as <div class="arithmatex">\[...\]</div>; each is typeset in place and marked data-katex.
  * The embedded notebook (.hw1-notebook) keeps Jupyter's $...$ and $$...$$ in its Markdown cells: they
- * are typeset by KaTeX's auto-render. Formulas read left to right on Persian pages too (report.css).
+ * are typeset by KaTeX's auto-render. Formulas read left to right on Persian pages too (report.css),
+ * with Persian digits (and the Persian decimal separator between digits), as Persian textbooks set them.
  */
 (function () {
   "use strict";
 
+  var PERSIAN = "۰۱۲۳۴۵۶۷۸۹";
+
+  function persianDigits(el) {
+    // the visible rendering only: the MathML copy (.katex-mathml) stays as TeX wrote it
+    Array.prototype.forEach.call(el.querySelectorAll(".katex-html"), function (html) {
+      var walker = document.createTreeWalker(html, NodeFilter.SHOW_TEXT);
+      for (var node = walker.nextNode(); node; node = walker.nextNode()) {
+        if (!/[0-9]/.test(node.nodeValue)) continue;
+        node.nodeValue = node.nodeValue.replace(/([0-9])\.(?=[0-9])/g, "$1٫")
+          .replace(/[0-9]/g, function (d) { return PERSIAN[+d]; });
+      }
+    });
+  }
+
   function typesetPage(root) {
     if (!window.katex) return;
+    var fa = document.documentElement.lang === "fa";
     Array.prototype.forEach.call(root.querySelectorAll(".arithmatex:not([data-katex])"), function (el) {
       var text = el.textContent.trim();
       var display = el.tagName === "DIV" || /^\\\[/.test(text);
@@ -19,6 +35,7 @@
       } catch (error) {
         el.classList.add("arithmatex--error");
       }
+      if (fa) persianDigits(el);
       el.setAttribute("data-katex", "");
       el.setAttribute("dir", "ltr");
     });
@@ -32,6 +49,7 @@
             throwOnError: false
           });
         });
+        if (fa) persianDigits(nb);
         nb.setAttribute("data-katex", "");
       });
     }
