@@ -21,6 +21,8 @@ transformers takes the hidden states of 4 layers (out_indices), turns them into 
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -110,18 +112,17 @@ def load_pretrained(model_class, name: str, labels: dict, ignore_index: int) -> 
 
 def segmentation_logits(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
     """[B, 3, H, W] normalised images -> [B, num_labels, h, w] logits at the model's output stride."""
-    if model.config.model_type == "beit":
-        # position embeddings / relative position bias are resized when the input size differs
-        return model(pixel_values=pixel_values, interpolate_pos_encoding=True).logits
-    if pixel_values.device.type == "cpu":
-        # SegFormer's spatial reduction leaves few keys per query (stage 1 at 192x256: 3,072 queries,
-        # 48 keys); there the CPU flash kernel's backward is slow: the math kernel trains about 1.1x
-        # (192x256 crops) to 1.2x (128x160) faster (benchmarks/bench_segmentation.py)
-        from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.nn.attention import SDPBackend, sdpa_kernel
 
-        with sdpa_kernel(SDPBackend.MATH):
-            return model(pixel_values=pixel_values).logits
-    return model(pixel_values=pixel_values).logits
+    beit = model.config.model_type == "beit"
+    # SegFormer's spatial reduction leaves few keys per query (stage 1 at 192x256: 3,072 queries,
+    # 48 keys); there the CPU flash kernel's backward is slow: the math kernel trains about 1.1x
+    # (192x256 crops) to 1.2x (128x160) faster (benchmarks/bench_segmentation.py). Elsewhere SDPA chooses.
+    math_kernel = pixel_values.device.type == "cpu" and not beit
+    # BEiT: position embeddings / relative position bias are resized when the input size differs
+    extra = {"interpolate_pos_encoding": True} if beit else {}
+    with sdpa_kernel(SDPBackend.MATH) if math_kernel else contextlib.nullcontext():
+        return model(pixel_values=pixel_values, **extra).logits
 
 
 def count_parameters(model: nn.Module) -> int:
