@@ -67,10 +67,10 @@ def settings(tiny: bool, real_data: bool) -> list[str]:
                 "classification.n_val=500", "segmentation.synthetic=true",
                 "segmentation.synthetic_sizes={train: 64, val: 16, test: 16}"]
     if tiny:
-        out += ["bert.max_documents=60", "bert.vocab_size=400", "bert.max_len=32", "bert.hidden_size=32",
+        out += ["bert.max_documents=60", "bert.vocab_size=400", "bert.short_len=24", "bert.max_len=32", "bert.hidden_size=32",
                 "bert.num_layers=2", "bert.num_heads=2", "bert.intermediate_size=64", "bert.batch_size=16",
-                "bert.eval_batches=1", "bert.train_eval_batches=1", "bert.ablation_seeds=2",
-                "bert.ablations=[segment]", "classification.mlp.epochs=1",
+                "bert.eval_batches=1", "bert.train_eval_batches=1", "bert.controlled.seeds=2",
+                "bert.controlled_tasks=[segment]", "classification.mlp.epochs=1",
                 "classification.synthetic_sizes={train: 400, test: 100}", "classification.n_val=100",
                 "classification.beit.batch_size=16", "classification.beit.eval_batch_size=100",
                 "segmentation.synthetic_sizes={train: 8, val: 4, test: 4}",

@@ -189,21 +189,69 @@ def test_nsp_same_document_negatives_come_from_the_same_document():
         tc.nsp_batch(stream, 4, 32, torch.Generator(), negatives="others")
 
 
-def test_verdict_follows_the_spread():
-    from hw1.experiments.bert_ablations import compare, summary
+def test_verdicts_count_the_seeds_the_evaluation_set_and_chance():
+    from hw1.experiments.bert_verdicts import at_chance, compare, summary
 
     s = summary([1.0, 2.0, 3.0])
     assert s["mean"] == 2.0 and s["std"] == pytest.approx(1.0) and s["values"] == [1.0, 2.0, 3.0]
-    # std 0.01 on both sides: pooled 0.01, threshold 0.02
-    c = compare([0.50, 0.51, 0.52], [0.60, 0.61, 0.62], sigmas=2)
-    assert c["difference"] == pytest.approx(0.10) and c["pooled_std"] == pytest.approx(0.01)
-    assert c["threshold"] == pytest.approx(0.02) and c["verdict"] == "variant_better"
-    assert compare([0.50, 0.51, 0.52], [0.40, 0.41, 0.42], sigmas=2)["verdict"] == "variant_worse"
-    assert compare([0.50, 0.51, 0.52], [0.515, 0.525, 0.535], sigmas=2)["verdict"] == "no_difference"
-    # a loss: lower is better
-    assert compare([5.0, 5.1, 5.2], [4.0, 4.1, 4.2], sigmas=2, lower_is_better=True)["verdict"] == "variant_better"
-    # a difference smaller than the spread is no difference, even if every seed moved the same way
-    assert compare([0.5, 0.6, 0.7], [0.52, 0.62, 0.72], sigmas=2)["verdict"] == "no_difference"
+    n = 10_000                                     # evaluation predictions: binomial se ~0.005 at p 0.5
+    assert compare([0.90, 0.91, 0.92], [0.60, 0.61, 0.62], 0.5, n)["verdict"] == "variant_worse"
+    assert compare([0.60, 0.61, 0.62], [0.90, 0.91, 0.92], 0.5, n)["verdict"] == "variant_better"
+    # a difference smaller than the spread between seeds is no difference, even if every seed moved
+    assert compare([0.6, 0.7, 0.8], [0.62, 0.72, 0.82], 0.5, n)["verdict"] == "no_difference"
+    # seeds that all agree exactly: the finite evaluation set still bounds what counts as a difference
+    c = compare([0.80] * 5, [0.81] * 5, 0.5, 100)
+    assert c["standard_error"] == pytest.approx((2 * 0.805 * 0.195 / 100) ** 0.5) and c["verdict"] == "no_difference"
+    assert compare([1.0] * 5, [0.9] * 5, 0.5, 10_000)["verdict"] == "variant_worse"
+    # no verdict from a baseline at chance: "cannot tell", whatever the variant does
+    assert at_chance([0.49, 0.51, 0.50], 0.5, 512) and not at_chance([0.60, 0.61], 0.5, 512)
+    assert compare([0.49, 0.51, 0.50], [0.30, 0.31, 0.29], 0.5, 512)["verdict"] == "cannot_tell"
+
+
+def test_controlled_tasks_are_built_as_described():
+    from hw1.experiments import bert_controlled as B
+
+    cfg = B.ControlledConfig(seeds=2, num_tokens=8, length=16, segment_lengths=[3, 10], hidden_size=16,
+                             num_heads=2, num_layers=1, batch_size=4, lr=1e-3, warmup_steps=1, eval_every=1,
+                             eval_examples=8, target_accuracy=0.9, steps=2, scale_hidden_size=16,
+                             lookup_offsets=[-2, -1, 1, 2], lookup_tokens=4)
+    gen = torch.Generator().manual_seed(0)
+    h = B.heads_batch(cfg, 64, gen)
+    x = h["input_ids"][:, 1:] - B.FIRST_TOKEN
+    t = 5                                                 # a query position (0-based in x)
+    assert torch.equal(h["labels"][:, 1 + t], x[:, t - 2] + 4 * x[:, t - 1] + 16 * x[:, t + 1] + 64 * x[:, t + 2])
+    assert (h["labels"][:, :3] == -100).all() and (h["labels"][:, -2:] == -100).all()
+    o = B.order_batch(cfg, 256, gen)
+    first, last = o["input_ids"][:, 1], o["input_ids"][:, -1]
+    assert (first != last).all() and torch.equal(o["label"], (first > last).long())
+    assert 0.35 < o["label"].float().mean() < 0.65
+    s = B.segment_batch(cfg, 256, gen)
+    ids, types = s["input_ids"], s["token_type_ids"]
+    assert ((ids == B.MARKER).sum(1) == 1).all() and ((ids == B.SEP).sum(1) == 2).all()
+    marker_type = types[ids == B.MARKER]
+    assert torch.equal(marker_type, s["label"])           # the marker is in B exactly when the label says so
+    assert torch.equal(ids == B.PAD, s["attention_mask"] == 0)
+    p = B.previous_token_batch(cfg, 8, gen)
+    assert torch.equal(p["labels"][:, 2:], p["input_ids"][:, 1:-1] - B.FIRST_TOKEN)
+
+
+def test_without_scale_the_softmax_saturates_at_initialisation():
+    """Unit-variance queries and keys: q.k has variance d_k, so without 1/sqrt(d_k) the largest
+    weight of a row is near 1 at initialisation; with it, far from 1."""
+    from hw1.experiments import bert_controlled as B
+
+    cfg = B.ControlledConfig(seeds=2, num_tokens=8, length=16, segment_lengths=[3, 10], hidden_size=16,
+                             num_heads=2, num_layers=1, batch_size=4, lr=1e-3, warmup_steps=1, eval_every=1,
+                             eval_examples=8, target_accuracy=0.9, steps=2, scale_hidden_size=128,
+                             lookup_offsets=[-1, 1], lookup_tokens=4)
+    batch = B.previous_token_batch(cfg, 64, torch.Generator().manual_seed(0))
+    top = {}
+    for variant, changes in B.TASKS["scale"].variants.items():
+        torch.manual_seed(0)
+        model = B.Probe(B.bert_config(cfg, "scale", changes), 8).eval()
+        B.unit_variance_qk(model)
+        top[variant] = B.saturation(model, batch)["mean_max_weight"]
+    assert top["unscaled"] > 0.8 and top["scaled"] < 0.5
 
 
 def test_mask_tokens_80_10_10():
@@ -256,7 +304,7 @@ def test_without_position_embeddings_the_encoder_is_permutation_equivariant():
         model = BertForPreTraining(BertConfig(vocab_size=100, hidden_size=32, num_layers=2, num_heads=4,
                                               intermediate_size=64, max_position=16,
                                               use_position_embeddings=use)).eval()
-        diffs[use] = P.permutation_difference(model, ids, seed=0)["max_abs_diff"]
+        diffs[use] = P.permutation_difference(model.bert, ids, seed=0)["max_abs_diff"]
     assert diffs[False] < 1e-5 and diffs[True] > 1e-2
 
 
@@ -267,32 +315,25 @@ def smoke_config(**changes) -> E.Config:
 
 
 def test_config_rules_name_the_key():
-    with pytest.raises(ConfigError, match="ablation_steps: must be a multiple of eval_every"):
-        smoke_config(ablation_steps=5)
+    with pytest.raises(ConfigError, match="early_steps: must be >= 0 and < steps"):
+        smoke_config(early_steps=12)
+    with pytest.raises(ConfigError, match="short_len: must be <= max_len"):
+        smoke_config(short_len=64)
     with pytest.raises(ConfigError, match="num_heads: must divide hidden_size"):
         smoke_config(num_heads=3)
-    with pytest.raises(ConfigError, match="ablations\\[0\\]: expected one of segment, heads, position"):
-        smoke_config(ablations=["segmnt"])
-    with pytest.raises(ConfigError, match="ablation_seeds"):
-        smoke_config(ablation_seeds=1)
+    with pytest.raises(ConfigError, match="controlled_tasks\\[0\\]: expected one of heads, position, segment, scale"):
+        smoke_config(controlled_tasks=["head"])
+    with pytest.raises(ConfigError, match="controlled.seeds"):
+        smoke_config(controlled={**C.read("bert", "smoke").values["controlled"], "seeds": 1})
 
 
-def test_ablation_baseline_is_the_main_run_at_ablation_steps(data, tmp_path):
-    """A run of ablation_steps with no change ends exactly where the main run is at that step."""
-    from hw1.experiments.base import Context
-
-    config = smoke_config(steps=4, ablation_steps=2, eval_every=2)
-    ctx = Context(name="bert", profile="smoke", out_dir=tmp_path, data_root=Path("."), device="cpu",
-                  seed=0, cache_dir=tmp_path / "cache", precision="fp32", interactive=False)
-    bert_cfg = BertConfig(vocab_size=data.vocab_size, hidden_size=config.hidden_size, num_layers=1,
-                          num_heads=config.num_heads, intermediate_size=config.intermediate_size,
-                          max_position=config.max_len, dropout=config.dropout)
-    eval_sets = {"heldout": P.fixed_batches(data.heldout, config, data.vocab_size, 3, 1, "cpu")}
-    _, main = P.pretrain(bert_cfg, data, config, eval_sets, ctx, "main", config.steps)
-    _, short = P.pretrain(bert_cfg, data, config, eval_sets, ctx, "short", config.ablation_steps)
-    assert [e["step"] for e in main.evals] == [2, 4]
-    assert P.at_step(main, 2) == short.last()
-    assert main.train_loss[:2] == short.train_loss
+def test_examples_are_short_for_early_steps_then_long(data):
+    config = smoke_config()
+    lengths = [P.example_length(config, s) for s in (1, config.early_steps, config.early_steps + 1, None)]
+    assert lengths == [config.short_len, config.short_len, config.max_len, config.max_len]
+    next_batch = P.batch_maker(data.train, config, data.vocab_size, 0, "cpu")
+    assert next_batch(1)["input_ids"].shape[1] <= config.short_len
+    assert max(next_batch(config.steps)["input_ids"].shape[1] for _ in range(20)) > config.short_len
 
 
 SMOKE_CODE = """
@@ -336,16 +377,23 @@ def test_smoke_run_twice_gives_identical_results(tmp_path):
 def check_smoke_outputs(metrics: dict, out: Path) -> None:
     assert metrics["pretraining"]["heldout"]["mlm_top5"] >= metrics["pretraining"]["heldout"]["mlm_top1"]
     assert metrics["pretraining"]["timing"]["train_s"] > 0 and metrics["timing"]["total_s"] > 0
-    assert metrics["ablations"]["heads"]["same_parameter_count"] is True
-    for name in ("segment", "heads", "position"):
-        entry = metrics["ablations"][name]
-        assert entry["verdict"] in ("no_difference", "variant_better", "variant_worse")
-        judged = entry["metrics"][entry["judged_by"]]
-        assert len(judged["baseline"]["values"]) == len(judged["variant"]["values"]) == len(metrics["ablations"]["seeds"])
+    controlled = metrics["controlled"]
+    assert set(controlled) == {"heads", "position", "segment", "scale"}
+    heads = controlled["heads"]["variants"]
+    assert heads["multi_head"]["parameters"] == heads["single_head"]["parameters"]   # the same count
+    for task in controlled.values():
+        for v in task["variants"].values():
+            assert len(v["values"]) == len(task["seeds"]) == 2 and isinstance(v["at_chance"], bool)
+        for c in task["comparisons"].values():
+            assert c["verdict"] in ("no_difference", "variant_better", "variant_worse", "cannot_tell")
+    perm = controlled["position"]["variants"]
+    assert perm["without_position"]["permutation_max_abs_diff"] < 1e-4 < perm["with_position"]["permutation_max_abs_diff"]
+    assert controlled["scale"]["variants"]["unscaled"]["initial_saturation"]["mean"] > \
+        controlled["scale"]["variants"]["scaled"]["initial_saturation"]["mean"]
     p = metrics["pretraining"]
     assert p["topic_matching"]["heldout"] == p["heldout"]["nsp_accuracy"] - p["heldout_same"]["nsp_accuracy"]
-    perm = metrics["ablations"]["permutation"]
-    assert perm["without_position"]["max_abs_diff"] < 1e-4 < perm["with_position"]["max_abs_diff"]
+    ours = metrics["attention_ours"]
+    assert ours["examples"] == 8 and set(ours["top_heads"]) == set(A.PATTERNS)
     assert metrics["equivalence"]["minilm"]["max_abs_diff"] < 1e-3
     assert "benchmark" not in metrics and "timings_s" not in metrics
     att = json.loads((out / "data" / "attention.json").read_text())
@@ -354,7 +402,8 @@ def check_smoke_outputs(metrics: dict, out: Path) -> None:
     T = len(first["tokens"])
     assert len(first["attention"]) == att["layers"] and len(first["attention"][0][0]) == T
     assert abs(sum(first["attention"][0][0][0]) - 1) < 0.01
-    for name in ("pretraining_curves", "ablation_curves", "attention_head_scores", "attention_selected_heads"):
+    for name in ("pretraining_curves", "controlled_curves", "attention_head_scores", "attention_selected_heads",
+                 "attention_ours_head_scores"):
         assert all((out / "figures" / f"{name}.{lang}.svg").is_file() for lang in ("fa", "en"))
-    for name in ("pretraining_summary", "masked_predictions", "ablations", "equivalence", "attention_heads"):
+    for name in ("pretraining_summary", "masked_predictions", "equivalence", "attention_heads", "attention_ours_heads"):
         assert json.loads((out / "tables" / f"{name}.json").read_text())["rows"]

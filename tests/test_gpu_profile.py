@@ -23,9 +23,9 @@ from conftest import BIN, ROOT, run_build, statuses
 STEPS = 2
 # sizes only: the gpu profile's BERT is 20,000 steps of a 4-layer, 256-wide model on the whole corpus
 SMALL = [
-    "bert.max_documents=60", "bert.vocab_size=400", "bert.max_len=32", "bert.hidden_size=32",
+    "bert.max_documents=60", "bert.vocab_size=400", "bert.short_len=24", "bert.max_len=32", "bert.hidden_size=32",
     "bert.num_layers=2", "bert.num_heads=2", "bert.intermediate_size=64", "bert.batch_size=16",
-    "bert.eval_batches=1", "bert.train_eval_batches=1", "bert.ablation_seeds=2", "bert.num_masked_examples=3",
+    "bert.eval_batches=1", "bert.train_eval_batches=1", "bert.controlled.seeds=2", "bert.num_masked_examples=3",
     "bert.attention_sentences=['The cat sat on the mat.', ['Where is it?', 'Next to the bridge.']]",
     "classification.synthetic=true", "classification.synthetic_sizes={train: 300, test: 100}",
     "classification.n_val=60", "classification.n_samples=4", "classification.mlp.epochs=1",
@@ -151,7 +151,7 @@ def test_step_cap_only_shrinks_step_counts():
     cpu = config.read("classification", "cpu", max_steps=100).values["beit"]
     assert cpu["steps"] == 100 and 0 < cpu["low_res_steps"] < 100     # both image sizes still run
     bert = config.read("bert", "cpu", max_steps=100).values
-    assert bert["ablation_steps"] % bert["eval_every"] == 0
+    assert 0 < bert["early_steps"] < bert["steps"] == 100        # both example lengths still run
 
 
 def test_pretrained_none_selects_the_gpu_from_scratch_recipe():

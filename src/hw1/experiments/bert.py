@@ -1,17 +1,18 @@
-"""Part 1: BERT from scratch — attention maps, pre-training, ablations, equivalence with Hugging Face.
+"""Part 1: BERT from scratch — attention maps, pre-training, controlled experiments, equivalence.
 
   1. attention   hw1.experiments.bert_attention: the real pretrained all-MiniLM-L6-v2, its weights
                  copied into OUR BertModel; every layer and head on a few sentences, and the heads
-                 with a clear pattern ([CLS], [SEP], previous / next token, itself)
+                 with a clear pattern ([CLS], [SEP], previous / next token, itself); the same head
+                 scores of our own pre-trained model on held-out pairs
   2. pretraining hw1.experiments.bert_pretraining: a small BERT trained from scratch with MLM + NSP
                  on the CPython documentation (hw1.data.text_corpus), split by module into train,
-                 validation (for choosing the settings) and held-out (reported): loss curves, MLM
+                 validation (for choosing the settings) and held-out (reported): most steps on short
+                 examples, the last ones on long examples (BERT's own recipe); loss curves, MLM
                  top-1/top-5, NSP accuracy with negatives from other documents and from the same
                  document (what topic matching explains), masked-word predictions
-  3. ablations   hw1.experiments.bert_ablations: one change each (no segment embeddings, judged by
-                 NSP; one head instead of several at the same parameter count, and no position
-                 embeddings, judged by MLM, next to a permutation-equivariance check), over several
-                 seeds, with a verdict computed from the spread between seeds
+  3. controlled  hw1.experiments.bert_controlled: synthetic tasks in which one mechanism (several
+                 heads, position embeddings, segment embeddings, the 1/sqrt(d_k) scale) is necessary
+                 or clearly helps, several seeds each, verdicts from hw1.experiments.bert_verdicts
   4. equivalence hw1.models.bert_equivalence: max |ours - HF| of every output and gradient
                  (the forward-time and memory comparison: benchmarks/bench_bert_forward.py)
 
@@ -28,9 +29,9 @@ from typing import Annotated, Literal
 from hw1 import plots
 from hw1.config import Check, Invalid
 from hw1.data import text_corpus as tc
-from hw1.experiments import bert_attention
+from hw1.experiments import bert_attention, bert_controlled
 from hw1.experiments.base import Context
-from hw1.experiments.bert_ablations import ablations
+from hw1.experiments.bert_controlled import ControlledConfig
 from hw1.experiments.bert_pretraining import (EVAL_KEYS, EVAL_SETS, count_parameters, eval_sets,
                                               masked_word_predictions, pretrain)
 from hw1.models.bert import BertConfig, BertForPreTraining
@@ -56,7 +57,8 @@ class Config:
     # corpus and batches
     vocab_size: Count
     min_frequency: Count               # of a pair, to be merged into a WordPiece token
-    max_len: Annotated[int, Check(min=8)]   # tokens per [CLS] A [SEP] B [SEP] example
+    max_len: Annotated[int, Check(min=8)]   # tokens per [CLS] A [SEP] B [SEP] example (the last steps)
+    short_len: Annotated[int, Check(min=8)]  # ... of the first early_steps steps
     split_seed: int                    # the split into train / validation / held-out modules
     heldout_fraction: Fraction         # of the words, in held-out modules (reported)
     validation_fraction: Fraction      # of the words, in validation modules (for choosing settings)
@@ -71,11 +73,11 @@ class Config:
     num_heads: Count
     intermediate_size: Count
     dropout: Fraction
-    # training. The learning rate depends on the step only (warm-up, then 1/sqrt decay), so the
-    # main run at step `ablation_steps` is exactly the baseline of an ablation run that long.
+    # training: the learning rate depends on the step only (warm-up, then 1/sqrt decay)
     batch_size: Count
-    steps: Count                       # the main run
-    ablation_steps: Count              # each ablation run, and the main run's state it is compared to
+    steps: Count
+    early_steps: int                   # the first steps, on examples of short_len tokens
+    nsp_weight: Annotated[float, Check(min=0)]   # loss = MLM + nsp_weight * NSP
     lr: float
     warmup_steps: int
     weight_decay: float
@@ -85,9 +87,9 @@ class Config:
     eval_every: Count
     eval_batches: Count                # fixed held-out batches of batch_size each
     train_eval_batches: Count          # fixed training batches, evaluated the same way
-    ablations: list[Literal["segment", "heads", "position"]]
-    ablation_seeds: Annotated[int, Check(min=2)]   # seeds per variant, baseline included
-    verdict_sigmas: Annotated[float, Check(min=0)]  # a difference when |mean diff| > this * pooled std
+    attention_examples: Count          # held-out pairs on which our model's heads are scored
+    controlled_tasks: list[Literal["heads", "position", "segment", "scale"]]
+    controlled: ControlledConfig
     # masked-word predictions: held-out sentences of [min, max] tokens, a word of >= min letters
     num_masked_examples: int
     masked_sentence_tokens: Annotated[list[int], Check("[min, max] tokens", length=2, min=1)]
@@ -98,15 +100,12 @@ class Config:
     equivalence: bool                  # with Hugging Face's BERT
 
     def check(self) -> None:
-        if self.ablation_steps > self.steps:
-            raise Invalid("ablation_steps", f"must be <= steps ({self.steps}), got {self.ablation_steps}")
-        if self.ablation_steps % self.eval_every:
-            raise Invalid("ablation_steps", f"must be a multiple of eval_every ({self.eval_every}) so that "
-                                            f"the main run is evaluated there, got {self.ablation_steps}")
+        if not 0 <= self.early_steps < self.steps:
+            raise Invalid("early_steps", f"must be >= 0 and < steps ({self.steps}), got {self.early_steps}")
+        if self.short_len > self.max_len:
+            raise Invalid("short_len", f"must be <= max_len ({self.max_len}), got {self.short_len}")
         if self.hidden_size % self.num_heads:
             raise Invalid("num_heads", f"must divide hidden_size ({self.hidden_size}), got {self.num_heads}")
-        if self.num_heads < 2 and "heads" in self.ablations:
-            raise Invalid("num_heads", "must be >= 2 for the 'heads' ablation")
         if self.heldout_fraction + self.validation_fraction >= 1:
             raise Invalid("validation_fraction", "heldout_fraction + validation_fraction must be < 1")
         if self.max_len > 512:
@@ -114,10 +113,12 @@ class Config:
 
 
 # ----- figures ---------------------------------------------------------------------------------
-def curves_figure(w, history: History):
+def curves_figure(w, history: History, early_steps: int):
+    """Losses and held-out accuracies against the step; a dotted line where the examples get long.
+    Legends below the panels, where they cover no curve and no tick label."""
     evals = history.evals
     steps = [e["step"] for e in evals]
-    fig, axes = plots.pyplot().subplots(1, 3, figsize=(10.5, 3.6))
+    fig, axes = plots.pyplot().subplots(1, 3, figsize=(10.5, 4.6))
     for ax, task in zip(axes[:2], ("mlm", "nsp")):
         ax.plot(steps, [e[f"train_{task}_loss"] for e in evals], color="0.6", lw=1,
                 label=w("training batches (mean since the previous point)"))
@@ -125,16 +126,17 @@ def curves_figure(w, history: History):
             ax.plot(steps, [e[split][f"{task}_loss"] for e in evals], style, ms=3,
                     label=w(f"{split} (fixed batches, eval mode)"))
         ax.set_title(w(f"{task} loss"))
-        ax.set_xlabel(w("step"))
-        w.legend(ax, fontsize=8.5)
     ax = axes[2]
     for split, key in (("heldout", "mlm_top1"), ("heldout", "mlm_top5"), ("heldout", "nsp_accuracy"),
                        ("heldout_same", "nsp_accuracy")):
         ax.plot(steps, [e[split][key] for e in evals], "-o", ms=3, label=w(f"{split} {key}"))
     ax.set_ylim(0, 1)
     ax.set_title(w("held-out accuracy"))
-    ax.set_xlabel(w("step"))
-    w.legend(ax, fontsize=8.5)
+    for ax in axes:
+        ax.set_xlabel(w("step"))
+        if 0 < early_steps < steps[-1]:
+            ax.axvline(early_steps, color="0.4", ls=":", lw=1)
+        w.legend(ax, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -174,13 +176,21 @@ def pretraining(config: Config, data: tc.PretrainingData, base_cfg: BertConfig, 
         "model": {**{k: v for k, v in asdict(base_cfg).items() if k not in ("layer_norm_eps", "pad_token_id")},
                   "parameters": count_parameters(model)},
         "steps": config.steps, "batch_size": config.batch_size, "max_len": config.max_len,
-        "epochs_of_train_tokens": config.steps * config.batch_size * config.max_len / data.train.num_tokens,
+        "phases": {"early_steps": config.early_steps, "short_len": config.short_len, "long_len": config.max_len},
+        "nsp_weight": config.nsp_weight,
+        # at most this many (examples are cut at whole sentences, so most are a little shorter)
+        "epochs_of_train_tokens": config.batch_size * (config.early_steps * config.short_len + (
+            config.steps - config.early_steps) * config.max_len) / data.train.num_tokens,
         **{name: last[name] for name in EVAL_SETS},
         # how much of NSP is topic matching: accuracy with other-document negatives minus same-document
         "topic_matching": {split: last[split]["nsp_accuracy"] - last[f"{split}_same"]["nsp_accuracy"]
                            for split in ("validation", "heldout")},
         "targets": {"mlm_top1": config.target_mlm_top1, "nsp_accuracy": config.target_nsp_accuracy},
         "initial": {"heldout": first["heldout"], "step": first["step"]},
+        "curve": [{"step": e["step"], "train_nsp_loss": e["train_nsp_loss"], "heldout_nsp_loss": e["heldout"]["nsp_loss"],
+                   "heldout_nsp_accuracy": e["heldout"]["nsp_accuracy"],
+                   "heldout_same_nsp_accuracy": e["heldout_same"]["nsp_accuracy"],
+                   "heldout_mlm_top1": e["heldout"]["mlm_top1"]} for e in history.evals],
         "chance": {"mlm_loss_uniform": math.log(data.vocab_size), "nsp_accuracy": max(config.random_next_prob, 1 - config.random_next_prob),
                    "nsp_loss": math.log(2)},
         "masking": {"mask_prob": config.mask_prob, "eval_mask_prob": config.eval_mask_prob,
@@ -189,7 +199,7 @@ def pretraining(config: Config, data: tc.PretrainingData, base_cfg: BertConfig, 
                     "unchanged": 1 - tc.MASK_TOKEN_FRACTION - tc.RANDOM_TOKEN_FRACTION},
         "timing": history.timing,
     }
-    ctx.save_figure("pretraining_curves", lambda w: curves_figure(w, history))
+    ctx.save_figure("pretraining_curves", lambda w: curves_figure(w, history, config.early_steps))
     ctx.save_table("pretraining_summary", ["split", *EVAL_KEYS],
                    [[SPLIT_LABELS[split], *(last[split][k] for k in EVAL_KEYS)] for split in SPLIT_LABELS])
     masked = masked_word_predictions(model, data, config, ctx.device)
@@ -241,9 +251,12 @@ def run(config: Config, ctx: Context) -> dict:
     model, history, metrics["pretraining"] = pretraining(config, data, base_cfg, sets, ctx)
     lap("pretraining")
 
-    if config.ablations:                  # 3. ablations against the main run at ablation_steps
-        metrics["ablations"] = ablations(config, data, base_cfg, sets, (model, history), ctx)
-        lap("ablations")
+    metrics["attention_ours"] = bert_attention.ours(model, sets["heldout"], config.attention_examples, ctx)
+    lap("attention_ours")
+
+    if config.controlled_tasks:           # 3. controlled experiments on synthetic tasks
+        metrics["controlled"] = bert_controlled.run(config.controlled, config.controlled_tasks, config.seed, ctx)
+        lap("controlled")
 
     if config.equivalence:                # 4. equivalence with Hugging Face
         metrics["equivalence"] = equivalence(config, ctx)

@@ -67,7 +67,7 @@ def minilm_attention(sentences: list, device: str) -> dict:
             "layers": model.config.num_layers, "heads": model.config.num_heads}
 
 
-def top_heads(att: dict, ctx: Context) -> dict[str, list[tuple[int, int]]]:
+def top_heads(att: dict, ctx: Context, table: str = "attention_heads") -> dict[str, list[tuple[int, int]]]:
     """The TOP_HEADS strongest heads of each pattern (0-based (layer, head)); saves the table."""
     scores, H = att["scores"], att["heads"]
     rows, top = [], {}
@@ -78,23 +78,29 @@ def top_heads(att: dict, ctx: Context) -> dict[str, list[tuple[int, int]]]:
         for rank, i in enumerate(order, 1):
             rows.append([PATTERN_LABELS[pattern], rank, i // H + 1, i % H + 1, float(flat[i]),
                          att["baseline"][pattern]])
-    ctx.save_table("attention_heads", ["pattern", "rank", "layer", "head", "score", "uniform"], rows)
+    ctx.save_table(table, ["pattern", "rank", "layer", "head", "score", "uniform"], rows)
     return top
 
 
 def head_scores_figure(w, att: dict):
     """The score of every head for every pattern."""
     L, H = att["layers"], att["heads"]
-    fig, axes = plots.pyplot().subplots(1, len(PATTERNS), figsize=(10.5, 2.9))
+    fig, axes = plots.pyplot().subplots(1, len(PATTERNS), figsize=(10.5, 3.4))
     for ax, pattern in zip(axes, PATTERNS):
         im = ax.imshow(att["scores"][pattern].numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
         ax.set_title(w(PATTERN_LABELS[pattern]))
         ax.set_xlabel(w("head"))
-        if ax is axes[0]:
-            ax.set_ylabel(w("layer"))
         ax.set_xticks(range(0, H, 2), [w.digits(h + 1) for h in range(0, H, 2)])
         ax.set_yticks(range(L), [w.digits(l + 1) for l in range(L)])
-    fig.colorbar(im, ax=axes, shrink=0.8, label=w("mean attention weight"))
+        # layer numbers once, on the outer side of the first panel (the right one on Persian pages)
+        ax.tick_params(axis="y", left=ax is axes[0] and not w.rtl, labelleft=ax is axes[0] and not w.rtl,
+                       right=ax is axes[0] and w.rtl, labelright=ax is axes[0] and w.rtl)
+        if ax is axes[0]:
+            ax.yaxis.set_label_position("right" if w.rtl else "left")
+            ax.set_ylabel(w("layer"))
+    # below the panels, so that it touches no layer axis in either direction
+    fig.colorbar(im, ax=axes, orientation="horizontal", location="bottom", shrink=0.4, aspect=40, pad=0.28,
+                 label=w("mean attention weight"))
     return fig
 
 
@@ -113,7 +119,7 @@ def selected_heads_figure(w, record: dict, top: dict):
         ax.set_xlabel(w("key (attended to)"))
         ax.set_ylabel(w("query"))
     for ax in list(axes)[len(PATTERNS):]:
-        ax.axis("off")
+        fig.delaxes(ax)             # no empty panel (the Persian tick formatter would give it 0-1 axes)
     fig.tight_layout()
     return fig
 
@@ -157,6 +163,43 @@ def export(att: dict, ctx: Context) -> int:
     return path.stat().st_size
 
 
+def summary(att: dict, top: dict) -> dict:
+    """The strongest head of each pattern, and how many heads put more than half their weight on it."""
+    scores = att["scores"]
+    return {"layers": att["layers"], "heads": att["heads"], "uniform_baseline": att["baseline"],
+            "top_heads": {p: {"layer": top[p][0][0] + 1, "head": top[p][0][1] + 1,
+                              "score": float(scores[p][top[p][0]])} for p in PATTERNS},
+            "heads_over_half": {p: int((scores[p] > 0.5).sum()) for p in PATTERNS}}
+
+
+@torch.no_grad()
+def ours(model, batches: list[dict], examples: int, ctx: Context) -> dict:
+    """The head scores of our own pre-trained BERT, averaged over the first `examples` held-out pairs
+    of `batches` (their masked tokens put back: the model reads the text as it is)."""
+    from hw1.data.text_corpus import SEP
+
+    sums, base_sums, n = None, None, 0
+    for batch in batches:
+        labels = batch["mlm_labels"]
+        ids = torch.where(labels != -100, labels, batch["input_ids"])
+        out = model.bert(ids, batch["attention_mask"], batch["token_type_ids"], output_attentions=True)
+        attn = torch.stack(out.attentions, 1).cpu()                       # (B, L, h, T, T)
+        for i in range(min(len(ids), examples - n)):
+            T = int(batch["attention_mask"][i].sum())
+            tokens = ["[SEP]" if t == SEP else "" for t in ids[i, :T].tolist()]
+            scores, base = head_scores(attn[i, :, :, :T, :T], tokens)
+            sums = scores if sums is None else {k: sums[k] + scores[k] for k in scores}
+            base_sums = base if base_sums is None else {k: base_sums[k] + base[k] for k in base}
+            n += 1
+        if n == examples:
+            break
+    att = {"scores": {k: v / n for k, v in sums.items()}, "baseline": {k: v / n for k, v in base_sums.items()},
+           "layers": model.config.num_layers, "heads": model.config.num_heads}
+    top = top_heads(att, ctx, "attention_ours_heads")
+    ctx.save_figure("attention_ours_head_scores", lambda w: head_scores_figure(w, att))
+    return {"examples": n, **summary(att, top)}
+
+
 def run(sentences: list, ctx: Context) -> dict:
     """Maps, table, figures and export; returns metrics["attention"]."""
     att = minilm_attention(sentences, ctx.device)
@@ -165,11 +208,4 @@ def run(sentences: list, ctx: Context) -> dict:
     ctx.save_figure("attention_selected_heads", lambda w: selected_heads_figure(w, att["records"][0], top))
     for s, record in enumerate(att["records"], 1):
         ctx.save_figure(f"attention_grid_{s}", lambda w: grid_figure(w, record), fmt="png")
-    scores = att["scores"]
-    metrics = {"sentences": len(att["records"]), "layers": att["layers"], "heads": att["heads"],
-               "json_bytes": export(att, ctx), "uniform_baseline": att["baseline"], "top_heads": {}}
-    for pattern in PATTERNS:
-        l, h = top[pattern][0]
-        metrics["top_heads"][pattern] = {"layer": l + 1, "head": h + 1, "score": float(scores[pattern][l, h])}
-    metrics["heads_over_half"] = {p: int((scores[p] > 0.5).sum()) for p in PATTERNS}
-    return metrics
+    return {"sentences": len(att["records"]), "json_bytes": export(att, ctx), **summary(att, top)}

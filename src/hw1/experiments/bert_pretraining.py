@@ -4,7 +4,8 @@
     evaluate            losses, MLM top-1/top-5 and NSP accuracy on fixed batches (eval mode)
     batch_maker         the MLM + NSP batches of hw1.data.text_corpus, one generator per stream
     pretrain            hw1.train.loop.fit with AdamW and the inverse-sqrt schedule
-    masked_word_predictions, permutation_difference   the two checks of the trained models
+    masked_word_predictions   the trained model's guesses for whole masked words
+    permutation_difference    permutation equivariance of an encoder without position embeddings
 
 `config` is hw1.experiments.bert.Config (not imported here: that module imports this one).
 """
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 
 from hw1.data import text_corpus as tc
 from hw1.experiments.base import Context
-from hw1.models.bert import BertConfig, BertForPreTraining
+from hw1.models.bert import BertConfig, BertForPreTraining, BertModel
 from hw1.train.loop import History, fit
 from hw1.train.optim import adamw, schedule
 
@@ -33,7 +34,7 @@ EVAL_SETS = {"train": ("train", "other", TRAIN_EVAL, "train_eval_batches"),
 
 
 def pretraining_losses(model: BertForPreTraining, batch: dict) -> dict:
-    """MLM + NSP losses and predictions. Same values as model(...).mlm_loss/.nsp_loss, but the MLM
+    """MLM and NSP losses and predictions. Same values as model(...).mlm_loss/.nsp_loss, but the MLM
     head runs only on the masked positions (15 % of the tokens), which saves a third of the time."""
     h = model.bert(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
     labels = batch["mlm_labels"]
@@ -42,7 +43,7 @@ def pretraining_losses(model: BertForPreTraining, batch: dict) -> dict:
     nsp_logits = model.nsp(h.pooled_output)                           # (B, 2)
     mlm_loss = F.cross_entropy(mlm_logits, labels[chosen])
     nsp_loss = F.cross_entropy(nsp_logits, batch["next_sentence_label"])
-    return {"loss": mlm_loss + nsp_loss, "mlm_loss": mlm_loss, "nsp_loss": nsp_loss,
+    return {"mlm_loss": mlm_loss, "nsp_loss": nsp_loss,
             "mlm_logits": mlm_logits, "mlm_targets": labels[chosen], "nsp_logits": nsp_logits}
 
 
@@ -67,15 +68,21 @@ def evaluate(model: BertForPreTraining, batches: list[dict]) -> dict:
             "nsp_accuracy_stderr": math.sqrt(acc * (1 - acc) / n_nsp)}
 
 
+def example_length(config, step: int | None) -> int:
+    """Tokens per example at a training step: short_len for the first early_steps steps, then max_len
+    (BERT trained 90 % of its steps at 128 tokens and the rest at 512). Evaluation: max_len."""
+    return config.short_len if step is not None and step <= config.early_steps else config.max_len
+
+
 def batch_maker(stream: tc.TokenStream, config, vocab_size: int, seed: int, device, negatives: str = "other",
                 mask_prob: float | None = None):
-    """A function () -> the next MLM + NSP batch on the device, from its own generator. mask_prob:
+    """A function (step) -> the next MLM + NSP batch on the device, from its own generator. mask_prob:
     the share of tokens chosen for prediction, config.mask_prob (training) unless given."""
     gen = torch.Generator().manual_seed(seed)
     mask_prob = config.mask_prob if mask_prob is None else mask_prob
 
-    def next_batch(*_) -> dict:
-        batch = tc.pretraining_batch(stream, config.batch_size, config.max_len, vocab_size, gen,
+    def next_batch(step: int | None = None) -> dict:
+        batch = tc.pretraining_batch(stream, config.batch_size, example_length(config, step), vocab_size, gen,
                                      mask_prob, config.random_next_prob, negatives)
         return {k: v.to(device) for k, v in batch.items()}
     return next_batch
@@ -102,9 +109,9 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 def pretrain(bert_cfg: BertConfig, data: tc.PretrainingData, config, eval_sets: dict,
              ctx: Context, desc: str, steps: int, seed: int | None = None) -> tuple[BertForPreTraining, History]:
-    """AdamW, inverse-sqrt schedule, gradients clipped; evaluated on `eval_sets` every eval_every
-    steps. The init, the batches and the learning rate at each step depend only on the seed
-    (config.seed unless given) and the step, so runs with different models differ in the model only."""
+    """AdamW, inverse-sqrt schedule, gradients clipped, loss MLM + nsp_weight * NSP; evaluated on
+    `eval_sets` every eval_every steps. The init, the batches and the learning rate at each step
+    depend only on the seed (config.seed unless given) and the step."""
     seed = config.seed if seed is None else seed
     torch.manual_seed(seed)
     model = BertForPreTraining(bert_cfg).to(ctx.device)
@@ -113,20 +120,17 @@ def pretrain(bert_cfg: BertConfig, data: tc.PretrainingData, config, eval_sets: 
 
     def loss_fn(batch):
         out = pretraining_losses(model, batch)
-        return out["loss"], {"mlm_loss": out["mlm_loss"].detach(), "nsp_loss": out["nsp_loss"].detach()}
+        loss = out["mlm_loss"] + config.nsp_weight * out["nsp_loss"]
+        return loss, {"mlm_loss": out["mlm_loss"].detach(), "nsp_loss": out["nsp_loss"].detach()}
 
     history = fit(model=model, optimizer=optimizer, scheduler=scheduler, steps=steps,
                   next_batch=batch_maker(data.train, config, data.vocab_size, seed + TRAIN_BATCHES,
                                          ctx.device),
                   loss_fn=loss_fn, device=ctx.device, precision=ctx.precision, grad_clip=config.grad_clip,
-                  eval_every=config.eval_every,
+                  eval_every=config.eval_every, phase=lambda step: f"{example_length(config, step)} tokens",
                   evaluate=lambda step: {name: evaluate(model, b) for name, b in eval_sets.items()},
                   items_per_step=config.batch_size, progress=ctx.progress, desc=desc)
     return model.eval(), history
-
-
-def at_step(history: History, step: int) -> dict:
-    return next(e for e in history.evals if e["step"] == step)
 
 
 # ----- masked-word predictions and permutation equivariance ------------------------------------
@@ -169,13 +173,13 @@ def masked_word_predictions(model: BertForPreTraining, data: tc.PretrainingData,
 
 
 @torch.no_grad()
-def permutation_difference(model: BertForPreTraining, ids: torch.Tensor, seed: int) -> dict:
+def permutation_difference(model: BertModel, ids: torch.Tensor, seed: int) -> dict:
     """max |f(x)[perm] - f(x[perm])| over the encoder's last hidden states, one segment, no padding.
     Without position embeddings every layer treats the tokens as a set, so it is ~1e-6."""
     gen = torch.Generator().manual_seed(seed)
     perm = torch.randperm(ids.shape[1], generator=gen).to(ids.device)
     ones, zeros = torch.ones_like(ids), torch.zeros_like(ids)
-    out = model.bert(ids, ones, zeros).last_hidden_state[0]
-    out_perm = model.bert(ids[:, perm], ones, zeros).last_hidden_state[0]
+    out = model(ids, ones, zeros).last_hidden_state[0]
+    out_perm = model(ids[:, perm], ones, zeros).last_hidden_state[0]
     return {"max_abs_diff": float((out[perm] - out_perm).abs().max()),
             "mean_abs_output": float(out.abs().mean()), "tokens": ids.shape[1]}

@@ -36,6 +36,7 @@ class BertConfig:
     layer_norm_eps: float = 1e-12
     use_position_embeddings: bool = True   # False: the encoder is permutation-equivariant
     use_segment_embeddings: bool = True
+    scale_attention: bool = True       # False: softmax(Q K^T) V, without 1/sqrt(d) (an experiment)
     pad_token_id: int | None = 0       # the [PAD] row of the token embedding gets no gradient
 
     def __post_init__(self):
@@ -73,17 +74,17 @@ class BertConfig:
 # Attention
 # ----------------------------------------------------------------------------------------------
 
-def scaled_dot_product_attention(q, k, v, mask=None, need_weights=False, dropout_p=0.0):
-    """softmax(Q K^T / sqrt(d)) V.
+def scaled_dot_product_attention(q, k, v, mask=None, need_weights=False, dropout_p=0.0, scale=None):
+    """softmax(Q K^T / sqrt(d)) V; `scale` replaces 1/sqrt(d) when given.
 
     q, k, v: (B, h, T, d). mask: (B, 1, 1, T) bool, True where a key may be attended (padding
     keys are False). Returns (output (B, h, T, d), weights (B, h, T, T) or None).
     Without need_weights the same equation runs fused in torch's kernel (fast path).
     """
     if not need_weights:
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
         return out, None
-    scores = (q @ k.transpose(-2, -1)) * q.size(-1) ** -0.5               # (B, h, T, T)
+    scores = (q @ k.transpose(-2, -1)) * (q.size(-1) ** -0.5 if scale is None else scale)   # (B, h, T, T)
     if mask is not None:
         scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)  # padded keys -> weight 0
     weights = scores.softmax(dim=-1)                                      # rows sum to 1
@@ -101,6 +102,7 @@ class MultiHeadSelfAttention(nn.Module):
     def __init__(self, cfg: BertConfig):
         super().__init__()
         self.num_heads, self.dropout = cfg.num_heads, cfg.dropout
+        self.scale = None if cfg.scale_attention else 1.0             # None: 1/sqrt(d)
         self.qkv = nn.Linear(cfg.hidden_size, 3 * cfg.hidden_size)   # [W^Q | W^K | W^V]
         self.out = nn.Linear(cfg.hidden_size, cfg.hidden_size)       # W^O
 
@@ -109,7 +111,7 @@ class MultiHeadSelfAttention(nn.Module):
         qkv = self.qkv(x).view(B, T, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)                 # 3 x (B, h, T, d)
         dropout_p = self.dropout if self.training else 0.0
-        y, weights = scaled_dot_product_attention(q, k, v, mask, need_weights, dropout_p)
+        y, weights = scaled_dot_product_attention(q, k, v, mask, need_weights, dropout_p, self.scale)
         del qkv, q, k, v                                               # free them before W^O
         y = y.transpose(1, 2).reshape(B, T, C)                         # concatenate the heads
         return self.out(y), weights

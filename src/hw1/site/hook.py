@@ -24,6 +24,7 @@ from markupsafe import Markup
 # MkDocs loads this file by path; hw1 itself is installed (`pip install --no-deps -e .`).
 from hw1.experiments import EXPERIMENTS  # the registry; imports no ML library
 from hw1.digits import persian, persian_digits
+from hw1 import report
 from hw1.site import cited
 from hw1.site.bidi import isolate
 from hw1.site.notebook import notebook_html
@@ -501,6 +502,13 @@ class PageRenderer:
         table = self.html_table(labels["caption"].format(name=experiment), labels["head"], rows, digits=4)
         return Markup(f"\n{summary}\n" + str(table))
 
+    def derived(self, experiment: str) -> Node:
+        """D.<experiment>: the values and verdicts that hw1.report derives from its results and its
+        configuration as run (provenance.json)."""
+        metrics = self.results.metrics(experiment).raw()
+        config = self.results.json(experiment, "provenance.json").get("config")
+        return Node(report.derive(experiment, metrics, config), experiment, "(derived by hw1.report)")
+
     def value(self, experiment: str, dotted: str) -> Any:
         """metrics.json value at a dotted path; a 'not computed yet' marker if the experiment has no results."""
         if not self.results.exists(experiment):
@@ -514,6 +522,7 @@ class PageRenderer:
         context = {
             "lang": self.lang,
             "R": Lookup(self.results.metrics),
+            "D": Lookup(self.derived),
             "O": Node(self.original, "../text/original_report.yaml", ""),
             "REF": Lookup(self.citations.value),
             "cite": self.cite, "meets": self.meets, "compare": self.compare, "references": self.references,
