@@ -79,8 +79,8 @@ def _import(name: str):
         warnings.simplefilter("ignore")
         try:
             return importlib.import_module(name)
-        except BaseException:       # ImportError, platform errors, SystemExit of a script module
-            return None
+        except (Exception, SystemExit):   # ImportError, platform errors, SystemExit of a script module
+            return None                   # (never KeyboardInterrupt: Ctrl-C stops the extraction)
 
 
 def module_names(max_modules: int | None = None) -> list[str]:
