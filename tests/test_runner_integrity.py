@@ -1,9 +1,23 @@
 """Issue #23: nothing silently wrong. One test (or more) per item, each fast; numbered as in the issue."""
 from __future__ import annotations
 
+import importlib.util
 import sys
+from pathlib import Path
 
 import pytest
+
+from conftest import ROOT
+
+
+# 9. gpu_check.json outside the work tree's tracked folders --------------------------------------
+
+def test_9_gpu_check_writes_under_the_cache_unless_told():
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    assert gpu_check.parser().parse_args([]).out == ROOT / ".cache" / "gpu_check.json"
+    assert gpu_check.parser().parse_args(["--out", "x.json"]).out == Path("x.json")
 
 
 # 10. Ctrl-C while the stdlib corpus is built ------------------------------------------------------
