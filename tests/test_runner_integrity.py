@@ -86,6 +86,11 @@ def test_3_a_missing_or_changed_output_is_named(tmp_path):
     assert figure.is_file()
 
 
+def test_3_the_committed_results_list_their_outputs():
+    for provenance in sorted((ROOT / "results").glob("*/provenance.json")):
+        assert json.loads(provenance.read_text())["outputs"] == output_hashes(provenance.parent), provenance
+
+
 # 4. --check says "invalid", with the line a run prints --------------------------------------------
 
 @pytest.mark.parametrize("line, message", [
