@@ -226,9 +226,14 @@ def test_7_make_report_ends_with_what_next_and_the_address_mkdocs_serve_prints(m
 # 8. A site build keeps the printed PDFs ----------------------------------------------------------
 
 def test_8_a_site_build_keeps_the_printed_pdfs(tmp_path):
+    """A small site with the report's hook and i18n plugin (which copies every file for /en/)."""
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "index.md").write_text("# Home\n\n[PDF](pdf/report-en.pdf)\n")
-    (tmp_path / "mkdocs.yml").write_text(f"site_name: t\nhooks: [{ROOT / 'src/hw1/site/hook.py'}]\n")
+    for lang in ("fa", "en"):
+        (tmp_path / "docs" / f"index.{lang}.md").write_text(f"# Home\n\n[PDF](pdf/report-{lang}.pdf)\n")
+    (tmp_path / "mkdocs.yml").write_text(
+        f"site_name: t\nhooks: [{ROOT / 'src/hw1/site/hook.py'}]\nplugins:\n  - i18n:\n"
+        "      docs_structure: suffix\n      languages:\n        - {locale: fa, default: true, name: fa}\n"
+        "        - {locale: en, name: en}\n")
     printed = tmp_path / "site" / "pdf" / "report-fa.pdf"
     printed.parent.mkdir(parents=True)
     printed.write_bytes(b"%PDF-1.4 printed by make pdf")

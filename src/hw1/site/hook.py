@@ -6,11 +6,14 @@ key fails the build with a message that names the page, the experiment and the k
 """
 from __future__ import annotations
 
+import atexit
 import html
 import json
 import os
 import posixpath
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -628,20 +631,26 @@ def on_files(files, config):
             uri = "results/" + path.relative_to(RESULTS).as_posix()
             if files.get_file_from_path(uri) is None:
                 files.append(File.generated(config, uri, abs_src_path=str(path)))
-    # The home pages link pdf/report-<lang>.pdf: the PDFs `make pdf` printed (kept by on_pre_build
-    # across the build's emptying of site/), or a one-page note saying how to print them.
+    # The home pages link pdf/report-<lang>.pdf: the PDFs `make pdf` printed, kept by on_pre_build.
+    if "kept_pdfs" not in _state:
+        on_pre_build(config)
     for lang in LANGUAGES:
         uri = f"pdf/report-{lang}.pdf"
         if files.get_file_from_path(uri) is None:
-            files.append(File.generated(config, uri, content=_state.get("pdfs", {}).get(lang, _NOT_PRINTED)))
+            files.append(File.generated(config, uri, abs_src_path=str(_state["kept_pdfs"] / f"report-{lang}.pdf")))
     return files
 
 
 def on_pre_build(config):
-    """Keep the printed PDFs: `mkdocs build` empties site/ next, and `mkdocs serve` builds elsewhere."""
-    folder = (ROOT / "site" if _state.get("command") == "serve" else Path(config.site_dir)) / "pdf"
-    _state["pdfs"] = {lang: path.read_bytes() for lang in LANGUAGES
-                      if (path := folder / f"report-{lang}.pdf").is_file()}
+    """Keep the printed PDFs (`mkdocs build` empties site/ next; `mkdocs serve` builds elsewhere): each is
+    copied into a temporary folder, or a one-page note saying how to print it is written there."""
+    printed = (ROOT / "site" if _state.get("command") == "serve" else Path(config.site_dir)) / "pdf"
+    if "kept_pdfs" not in _state:
+        _state["kept_pdfs"] = Path(tempfile.mkdtemp(prefix="hw1-pdf-"))
+        atexit.register(shutil.rmtree, _state["kept_pdfs"], ignore_errors=True)
+    for lang in LANGUAGES:
+        source = printed / f"report-{lang}.pdf"
+        (_state["kept_pdfs"] / source.name).write_bytes(source.read_bytes() if source.is_file() else _NOT_PRINTED)
 
 
 def _note_pdf(text: str) -> bytes:
