@@ -6,7 +6,10 @@ PY     := $(VENV)/bin/python
 export NO_MKDOCS_2_WARNING = 1
 
 .PHONY: report results site pdf serve test bench clean
-report: results site pdf
+# The three steps, then what to do next, once, at the end (with the address `mkdocs serve` prints).
+report: $(VENV)/.installed
+	@$(MAKE) --no-print-directory results site pdf RESULTS_FLAGS=--no-next
+	@$(PY) build_results.py --next
 
 $(VENV)/.installed: requirements.txt requirements-model.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,7 +19,7 @@ $(VENV)/.installed: requirements.txt requirements-model.txt pyproject.toml
 	touch $@
 
 results: $(VENV)/.installed
-	$(PY) build_results.py
+	$(PY) build_results.py $(RESULTS_FLAGS)
 
 site: $(VENV)/.installed
 	$(VENV)/bin/mkdocs build --strict

@@ -109,15 +109,20 @@ def write(path: Path, report: dict) -> None:
     path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda")
     p.add_argument("--tiny", action="store_true", help="tiny models and data (to try the path on a CPU)")
     p.add_argument("--max-steps", type=int, default=None, help="step cap (default: 60 on a GPU, 2 with --tiny)")
     p.add_argument("--data-root", type=Path, default=None, help="real CIFAR-10 and CamVid (default: synthetic)")
     p.add_argument("--only", default=",".join(EXPERIMENTS))
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "gpu_check.json")
-    args = p.parse_args(argv)
+    p.add_argument("--out", type=Path, default=ROOT / ".cache" / "gpu_check.json",
+                   help="where the JSON report goes (default: .cache/gpu_check.json, outside git)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     import torch
 
     from hw1.runner import cli

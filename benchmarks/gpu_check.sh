@@ -2,7 +2,8 @@
 # The device check of the gpu profile: every experiment with full-size random-init models built from
 # configs (BEiT-base-patch16-224, MiT-b0, BEiT-base 640 px, the gpu profile's BERT; nothing is
 # downloaded), capped steps, a temporary results folder; prints images/s or tokens/s per experiment,
-# peak GPU memory, the precision and whether torch.compile ran, and writes benchmarks/gpu_check.json.
+# peak GPU memory, the precision and whether torch.compile ran, and writes .cache/gpu_check.json
+# (--out FILE: elsewhere).
 # Made to finish in <= 8 minutes on one H200 (the timeout below stops it at 8).
 #
 #   benchmarks/gpu_check.sh                          # on a machine with a CUDA GPU

@@ -190,7 +190,7 @@ def test_offline_without_the_checkpoint_one_line_names_the_option_and_hf_downloa
                      str(tmp_path / "r"), "--set", "classification.synthetic=true", "--set", "classification.n_val=50",
                      "--pretrained", "classification.beit=someone/no-such-beit",
                      env={"HF_HUB_OFFLINE": "1", "HW1_MAX_STEPS": "1", "HW1_CACHE_DIR": str(tmp_path / "cache")})
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     [line] = [l for l in proc.stderr.splitlines() if l.startswith("error: classification:")]
     assert "--pretrained classification.beit=someone/no-such-beit" in line
     assert "hf download someone/no-such-beit" in line and "--pretrained classification.beit=none" in line

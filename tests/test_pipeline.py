@@ -87,13 +87,14 @@ def test_interrupted_run_leaves_previous_results_byte_identical(tmp_path):
     assert statuses(proc.stdout) == {"attention_scaling": "cached"} and not list(results.glob(".tmp-*"))
 
 
-def test_missing_data_root_is_a_clear_error_and_others_still_run(tmp_path):
+def test_missing_data_is_a_clear_error_and_others_still_run(tmp_path):
     results = tmp_path / "results"
-    missing = tmp_path / "no-such-folder"
+    empty = tmp_path / "empty-data-folder"
+    empty.mkdir()
     proc = run_build("--profile", "cpu", "--only", "classification,attention_scaling", "--results", str(results),
-                     "--data-root", str(missing))
-    assert proc.returncode == 1
-    assert str(missing) in proc.stderr and "does not exist" in proc.stderr
+                     "--data-root", str(empty))
+    assert proc.returncode == 2
+    assert f"error: classification: cifar10 not found under {empty}: expected cifar10-jpeg.tar.gz" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert (results / "attention_scaling" / "metrics.json").is_file()
     assert not (results / "classification").exists()
@@ -108,7 +109,7 @@ def test_corrupt_archive_is_a_clear_error(tmp_path):
     results = tmp_path / "results"
     proc = run_build("--profile", "cpu", "--only", "classification,segmentation", "--results", str(results),
                      "--data-root", str(data), env={"HW1_CACHE_DIR": str(tmp_path / "cache")})
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "cifar10-jpeg.tar.gz" in proc.stderr and "camvid-segnet.tar.gz" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not list(results.glob("*/metrics.json"))

@@ -25,6 +25,7 @@ def _cpu_only():
 
 def test_1_no_data_keeps_unchanged_committed_results(tmp_path):
     results, missing, cache = tmp_path / "results", tmp_path / "no-data", tmp_path / "cache"
+    missing.mkdir()
     fake_results(results, "classification", "cpu", missing, cache)
     proc = run_build("--profile", "cpu", "--only", "classification", "--results", str(results),
                      "--data-root", str(missing), env={"HW1_CACHE_DIR": str(cache)})
@@ -205,12 +206,12 @@ def test_8_sigint_interrupts_a_run_started_with_sigint_ignored(tmp_path):
 def test_9_the_end_of_a_run_says_what_next(tmp_path):
     options = Options("cpu", [], False, tmp_path, "cpu", cli.DEFAULT_RESULTS, tmp_path)
     text = "\n".join(cli.what_next(options, []))
-    assert "`make site`" in text and "`make serve` serves it at http://127.0.0.1:8000" in text
+    assert "`make site`" in text and f"`make serve` serves the site at {cli.site_address()}" in text
     assert "site/pdf/report-fa.pdf" in text and "site/pdf/report-en.pdf" in text
     results = tmp_path / "results"
     fake_results(results, "attention_scaling", "smoke", tmp_path, tmp_path / "cache")
     proc = run_build("--profile", "smoke", "--only", "attention_scaling", "--results", str(results))
-    assert f"HW1_RESULTS={results} .venv/bin/mkdocs serve   (then http://127.0.0.1:8000)" in proc.stdout
+    assert f"HW1_RESULTS={results} .venv/bin/mkdocs serve   (then {cli.site_address()})" in proc.stdout
 
 
 # 10. Quiet libraries, one decoded copy per archive ------------------------------------------------

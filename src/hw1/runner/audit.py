@@ -1,7 +1,9 @@
 """`--check` (are the stored results what this checkout would make?) and `--verify` (does a rerun
 here give the same headline numbers?).
 
---check imports no torch and reads no data beyond the archives' cached hashes: a second or two.
+--check imports no torch and reads no data beyond the archives' cached hashes: a second or two. Only
+when a configuration differs from the stored one does it import that experiment (and torch) to type
+check it: an invalid one is named as such, with the line a run would print, not called stale.
 --verify reruns into a temporary folder (results/ is never touched, except results/<name>/verify.json,
 which is not part of the cache key: neither the freshness check nor a rerun reads it).
 """
@@ -18,14 +20,30 @@ from pathlib import Path
 from hw1.data import sources
 from hw1.errors import ReportError
 from hw1.experiments import EXPERIMENTS, ExperimentSpec
-from hw1.runner.freshness import Current, compare, read_stored
+from hw1.runner.freshness import Current, compare, read_stored, stable_hash
+
+
+def invalid_config(spec: ExperimentSpec, current: Current) -> str:
+    """The one line a run would print for this configuration ("" when it is valid, or cannot be checked
+    here because the experiment's libraries are not installed: the site-only job has no torch)."""
+    from hw1.runner.execute import typed_config
+
+    try:
+        typed_config(spec, current.source)
+    except ReportError as error:
+        return str(error)
+    except ImportError:
+        pass
+    return ""
 
 
 def check(data_root: Path, results: Path, cache_dir: Path, git: str) -> int:
-    """One line per experiment; exit 1 when any is stale or missing, 0 when all are fresh."""
+    """One line per experiment; exit 1 when any is stale or missing, 2 when a configuration is invalid,
+    0 when all are fresh."""
     print(f"checking {results} against this checkout ({git}), data root {data_root}")
     width = max(len(n) for n in EXPERIMENTS)
     stale: dict[str, str] = {}
+    invalid = []
     for spec in EXPERIMENTS.values():
         stored, problem = read_stored(results / spec.name)
         if stored is None:
@@ -35,18 +53,26 @@ def check(data_root: Path, results: Path, cache_dir: Path, git: str) -> int:
         profile = stored.get("profile", "cpu")
         try:
             current = Current.of(spec, profile, data_root, cache_dir)
-            for warning in sources.warnings_for(current.inputs or {}):
-                print(f"warning: {spec.name}: {warning}", file=sys.stderr)
-            verdict = compare(current, stored)
-            reasons, notes = verdict.stale, verdict.notes
-        except ReportError as error:
-            reasons, notes = [f"configuration unreadable: {error}"], []
+            error = invalid_config(spec, current) if stored["key"].get("config") != stable_hash(current.values) else ""
+        except ReportError as unreadable:
+            error = str(unreadable)
+        if error:
+            print(f"{spec.name:<{width}}  INVALID  {error}")
+            invalid.append(spec.name)
+            continue
+        for warning in sources.warnings_for(current.inputs or {}):
+            print(f"warning: {spec.name}: {warning}", file=sys.stderr)
+        verdict = compare(current, stored, problem)
         made = f"{profile} profile, from {stored.get('git_commit', 'an unknown commit')}"
-        if reasons:
-            print(f"{spec.name:<{width}}  STALE    {'; '.join(reasons)}  [{made}]")
+        if verdict.stale:
+            print(f"{spec.name:<{width}}  STALE    {'; '.join(verdict.stale)}  [{made}]")
             stale[spec.name] = profile
         else:
+            notes = verdict.notes
             print(f"{spec.name:<{width}}  fresh    {made}" + (f" ({'; '.join(notes)})" if notes else ""))
+    if invalid:
+        print(f"{len(invalid)} invalid: fix the configuration named above ({', '.join(invalid)}), then check again")
+        return 2
     if not stale:
         print("all results are fresh")
         return 0
@@ -123,13 +149,21 @@ def rerun(spec: ExperimentSpec, profile: str, options, git: str) -> tuple[dict, 
                      for f in ("metrics.json", "provenance.json"))
 
 
-def verify_one(spec: ExperimentSpec, options, git: str) -> bool:
+def writable(folder: Path, option: str) -> None:
+    """A ReportError naming the option when a file cannot be written into `folder` (checked before work)."""
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise ReportError(f"{option}: cannot write into {folder} ({error.strerror or error}); "
+                          "--verify records its result there as verify.json") from None
+
+
+def verify_one(spec: ExperimentSpec, options, git: str, committed: dict, problem: str) -> bool:
     folder = options.results / spec.name
-    committed, problem = read_stored(folder)
-    if committed is None:
-        raise ReportError(f"--verify {spec.name}: nothing to compare with ({problem})")
     profile = committed.get("profile", "cpu")
-    verdict = compare(Current.of(spec, profile, options.data_root, options.cache_dir), committed)
+    verdict = compare(Current.of(spec, profile, options.data_root, options.cache_dir), committed, problem)
     if verdict.stale:
         print(f"note: {spec.name}: the stored results are stale ({'; '.join(verdict.stale)}); "
               "the rerun uses this checkout", file=sys.stderr)
@@ -157,12 +191,17 @@ def verify_one(spec: ExperimentSpec, options, git: str) -> bool:
 
 
 def verify(names: list[str], options, git: str) -> int:
+    stored = {}
+    for name in names:                       # every name and folder checked before any rerun
+        if not EXPERIMENTS[name].headline:
+            raise ReportError(f"--verify {name}: the registry declares no headline metrics for it")
+        stored[name] = read_stored(options.results / name)
+        if stored[name][0] is None:
+            raise ReportError(f"--verify {name}: nothing to compare with ({stored[name][1]})")
+        writable(options.results / name, f"--verify {name}")
     failed = []
     for name in names:
-        spec = EXPERIMENTS[name]
-        if not spec.headline:
-            raise ReportError(f"--verify {name}: the registry declares no headline metrics for it")
-        if not verify_one(spec, options, git):
+        if not verify_one(EXPERIMENTS[name], options, git, *stored[name]):
             failed.append(name)
     print("\n" + (f"--verify: outside the tolerance: {', '.join(failed)}" if failed
                   else "--verify: every headline metric within its tolerance"))

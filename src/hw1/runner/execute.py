@@ -24,7 +24,7 @@ from hw1.errors import ConfigError, ReportError
 from hw1.experiments import ExperimentSpec
 from hw1.experiments.base import Context, write_json
 from hw1.runner import folders
-from hw1.runner.freshness import Current, Verdict, compare, machine, read_stored, versions
+from hw1.runner.freshness import Current, Verdict, compare, machine, output_hashes, read_stored, versions
 from hw1.train.precision import choose_precision
 
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -44,6 +44,11 @@ class Options:
     overrides: dict = field(default_factory=dict)
     max_steps: int | None = None  # --max-steps (else $HW1_MAX_STEPS): the largest step count of a run
 
+    def overrides_for(self, name: str) -> dict:
+        """What the command line changed in an experiment's configuration (provenance's `overrides`)."""
+        given = {"values": dict(self.overrides.get(name, ())), "max_steps": self.max_steps}
+        return {k: v for k, v in given.items() if v}
+
 
 @dataclass
 class Outcome:
@@ -51,6 +56,7 @@ class Outcome:
     status: str          # ran | cached | failed | interrupted
     seconds: float
     message: str = ""
+    bad_input: bool = False   # failed on a ConfigError or DataError (exit 2), not on a bug (exit 1)
 
 
 @dataclass
@@ -61,6 +67,7 @@ class Plan:
     verdict: Verdict | None = None
     precision: str = ""
     error: str = ""                      # a one-line ConfigError/DataError met while planning
+    bug: bool = False                    # the error is an exception of the code (traceback printed)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -140,19 +147,25 @@ def quiet_libraries(verbose: bool) -> None:
         sys.modules["transformers"].logging.disable_progress_bar()
 
 
+def typed_config(spec: ExperimentSpec, source: hw1_config.Source) -> tuple:
+    """(module, typed Config) of an experiment (imports its module, and so torch); a ConfigError
+    naming the file and key when a value is unknown or of the wrong type."""
+    module = importlib.import_module(spec.module)
+    return module, hw1_config.build(module.Config, source)
+
+
 def load_modules(plans: list[Plan]) -> dict[str, tuple]:
     """{name: (module, typed config)} for every plan whose module imports and config checks out;
     the others get plan.error. All before any experiment runs: a typo fails in a second, not later."""
     loaded = {}
     for plan in plans:
         try:
-            module = importlib.import_module(plan.spec.module)
-            loaded[plan.spec.name] = (module, hw1_config.build(module.Config, plan.current.source))
+            loaded[plan.spec.name] = typed_config(plan.spec, plan.current.source)
         except ReportError as error:
             plan.error = str(error)
         except Exception as error:  # an experiment's bug must not stop the others
             traceback.print_exc()
-            plan.error = f"{type(error).__name__}: {error}"
+            plan.error, plan.bug = f"{type(error).__name__}: {error}", True
     return loaded
 
 
@@ -164,7 +177,8 @@ def _device_name(device: str, threads: int) -> str:
     return f"CPU: {machine()['cpu']} ({threads} threads)"
 
 
-def _provenance(plan: Plan, key: dict, git: str, threads: int, started: tuple[str, float]) -> dict:
+def _provenance(plan: Plan, key: dict, git: str, threads: int, started: tuple[str, float], outputs: dict,
+                overrides: dict) -> dict:
     import platform
 
     current = plan.current
@@ -180,6 +194,8 @@ def _provenance(plan: Plan, key: dict, git: str, threads: int, started: tuple[st
         "seed": current.values.get("seed", 0),
         "started_at": started[0], "duration_s": round(time.monotonic() - started[1], 1),
         "key": key,
+        "overrides": overrides,   # {} when the profile's configuration ran as written
+        "outputs": outputs,       # every file the run wrote, with its sha256 (checked by --check)
     }
 
 
@@ -205,7 +221,8 @@ def run_one(plan: Plan, module, config, options: Options, git: str, default_thre
         if not isinstance(metrics, dict):
             raise TypeError(f"{plan.spec.module}.run returned {type(metrics).__name__}, expected a dict")
         write_json(tmp / "metrics.json", metrics)
-        write_json(tmp / "provenance.json", _provenance(plan, key, git, threads, started))
+        write_json(tmp / "provenance.json", _provenance(plan, key, git, threads, started, output_hashes(tmp),
+                                                         options.overrides_for(plan.spec.name)))
         folders.swap_in(tmp, options.results / plan.spec.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -229,7 +246,7 @@ def run_plans(plans: list[Plan], options: Options, git: str) -> tuple[list[Outco
             outcomes.append(Outcome(name, "not run", 0.0, "interrupted before it started"))
         elif plan.error:
             print(f"error: {name}: {plan.error}", file=sys.stderr)
-            outcomes.append(Outcome(name, "failed", 0.0, plan.error))
+            outcomes.append(Outcome(name, "failed", 0.0, plan.error, bad_input=not plan.bug))
         elif name not in loaded:
             outcomes.append(Outcome(name, "cached", time.monotonic() - start, "; ".join(plan.verdict.notes)))
         else:
@@ -246,11 +263,11 @@ def run_plans(plans: list[Plan], options: Options, git: str) -> tuple[list[Outco
                 interrupted = True
             except ReportError as error:
                 print(f"error: {name}: {error}", file=sys.stderr)
-                outcomes.append(Outcome(name, "failed", time.monotonic() - start, str(error)))
+                outcomes.append(Outcome(name, "failed", time.monotonic() - start, str(error), bad_input=True))
             except Exception as error:  # an experiment's bug must not stop the others
                 traceback.print_exc()
                 outcomes.append(Outcome(name, "failed", time.monotonic() - start, f"{type(error).__name__}: {error}"))
     return outcomes, interrupted
 
 
-__all__ = ["Options", "Outcome", "Plan", "plan_one", "run_plans", "resolve_device"]
+__all__ = ["Options", "Outcome", "Plan", "plan_one", "run_plans", "resolve_device", "typed_config"]

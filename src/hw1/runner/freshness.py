@@ -25,6 +25,9 @@ publishing job has no torch) cannot be compared and is not a reason to rerun.
 Inputs not present on this machine (no data root, no dataset) are not a reason either: results
 whose code and configuration match are kept, "inputs not present here; kept from <commit>".
 
+provenance.json lists every file the run wrote with its sha256 (`outputs`): a file missing or changed
+since then makes the results stale, named (results from before the list have no such check).
+
 This module imports no torch: `build_results.py --check` and a fully cached run take a second.
 """
 from __future__ import annotations
@@ -197,8 +200,33 @@ class Current:
 
 # ----- stored results -----------------------------------------------------------------------------
 
+NOT_OUTPUTS = ("provenance.json", "verify.json")   # written after the run (verify.json by --verify)
+
+
+def output_hashes(folder: Path) -> dict[str, str]:
+    """{path relative to the folder: sha256} of every file a run wrote into it (provenance's `outputs`)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder).as_posix() not in NOT_OUTPUTS)
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def outputs_problem(folder: Path, outputs: dict) -> str:
+    """Why the files listed in provenance's `outputs` are not what the run wrote ("" when they are)."""
+    wrong = []
+    for name, digest in sorted(outputs.items()):
+        path = folder / name
+        if not path.is_file():
+            wrong.append(f"{path} is missing")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            wrong.append(f"{path} changed")
+    if not wrong:
+        return ""
+    return "outputs differ from provenance.json: " + ", ".join(wrong[:3]) + (
+        f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
+
+
 def read_stored(folder: Path) -> tuple[dict | None, str]:
-    """(provenance, "") when metrics.json and provenance.json are both readable, else (None, why)."""
+    """(provenance, "") when metrics.json and provenance.json are both readable and the outputs it
+    lists are there unchanged; (provenance, why) when they are not; (None, why) when unreadable."""
     if not folder.is_dir():
         return None, "no results yet"
     loaded = {}
@@ -214,7 +242,9 @@ def read_stored(folder: Path) -> tuple[dict | None, str]:
             return None, f"results unreadable: {path}: not a JSON object"
     if not isinstance(loaded["provenance.json"].get("key"), dict):
         return None, f"results unreadable: {folder / 'provenance.json'}: no cache key"
-    return loaded["provenance.json"], ""
+    provenance = loaded["provenance.json"]
+    outputs = provenance.get("outputs")
+    return provenance, outputs_problem(folder, outputs) if isinstance(outputs, dict) else ""
 
 
 def flatten(obj, prefix: str = "") -> dict:
@@ -266,10 +296,11 @@ def _versions_reason(current: Current, key: dict) -> str:
 
 def compare(current: Current, stored: dict | None, problem: str = "",
             device_type: str | None = None, precision: str | None = None) -> Verdict:
-    """Why the stored results (provenance) must be rerun, if at all, and what is worth saying."""
+    """Why the stored results (provenance) must be rerun, if at all, and what is worth saying
+    (`problem`: what read_stored found wrong with them)."""
     if stored is None:
         return Verdict([problem or "no results yet"], [], None)
-    key, stale, notes = stored["key"], [], []
+    key, stale, notes = stored["key"], [problem] if problem else [], []
     if key.get("profile") != current.profile:
         stale.append(f"profile {key.get('profile')} -> {current.profile}")
     if key.get("code") != stable_hash(current.code):

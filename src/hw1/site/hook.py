@@ -6,11 +6,14 @@ key fails the build with a message that names the page, the experiment and the k
 """
 from __future__ import annotations
 
+import atexit
 import html
 import json
 import os
 import posixpath
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,12 +55,14 @@ PROVENANCE_LABELS = {
            "code": "چکیدهٔ کد", "config": "چکیدهٔ پیکربندی", "inputs": "داده‌ها و ورودی‌ها",
            "seed": "بذر تصادفی", "started": "زمان شروع (UTC)", "duration": "مدت (ثانیه)",
            "caption": "خاستگاه نتایج آزمایش {name}", "head": ["مورد", "مقدار"],
-           "config_full": "پیکربندی کامل", "precision": "دقت محاسبه", "threads": "شمار رشته‌ها"},
+           "config_full": "پیکربندی کامل", "precision": "دقت محاسبه", "threads": "شمار رشته‌ها",
+           "overrides": "تغییرهای پیکربندی از خط فرمان"},
     "en": {"profile": "profile", "device": "hardware", "versions": "versions", "commit": "code version (git)",
            "code": "code hash", "config": "configuration hash", "inputs": "data and inputs",
            "seed": "random seed", "started": "started (UTC)", "duration": "duration (s)",
            "caption": "Provenance of experiment {name}", "head": ["item", "value"],
-           "config_full": "full configuration", "precision": "precision", "threads": "threads"},
+           "config_full": "full configuration", "precision": "precision", "threads": "threads",
+           "overrides": "command-line overrides"},
 }
 
 
@@ -75,6 +80,25 @@ VERIFY_LABELS = {
                       "largest difference {max}.",
            "passed": "every metric within its tolerance", "failed": "at least one metric outside its tolerance"},
 }
+
+
+# A warning at the top of every page when results/ holds results made with command-line overrides
+# (--max-steps, --set, --pretrained into results/ with --results): not what their profile makes.
+OVERRIDES_NOTE = {
+    "fa": ("نتایج با تغییر پیکربندی از خط فرمان",
+           "این وبگاه نتایجی را نشان می‌دهد که با تغییر پیکربندی از خط فرمان ساخته شده‌اند، نه با پیکربندی "
+           "پروفایل خودشان: {details}"),
+    "en": ("Results made with command-line overrides",
+           "This site shows results made with command-line overrides, not with their profile's own "
+           "configuration: {details}"),
+}
+
+
+def describe_overrides(overrides: dict, values: bool) -> str:
+    """'--max-steps 5, batch_size=32' (values) or '--max-steps 5, batch_size' from provenance's `overrides`."""
+    given = (overrides.get("values") or {}).items()
+    return ", ".join(([f"--max-steps {overrides['max_steps']}"] if overrides.get("max_steps") else [])
+                     + [f"{k}={json.dumps(v)}" if values else k for k, v in given])
 
 
 class ResultError(PluginError):
@@ -190,6 +214,10 @@ class Results:
         for path in sorted(self.root.glob("*/provenance.json")):
             found.append(read_json(path, f"results/{path.parent.name}/provenance.json"))
         return found
+
+    def overridden(self) -> dict[str, dict]:
+        """{experiment: its provenance's `overrides`} for the results made with command-line overrides."""
+        return {p["experiment"]: p["overrides"] for p in self.provenance() if p.get("overrides")}
 
     def verify(self, experiment: str) -> dict | None:
         """results/<name>/verify.json (written by build_results.py --verify), or None."""
@@ -451,6 +479,16 @@ class PageRenderer:
     def provenance_of(self, experiment: str) -> dict:
         return self.results.json(experiment, "provenance.json")
 
+    def overrides_note(self) -> str:
+        """A warning (Markdown) naming the results made with command-line overrides and the keys given
+        (their values are on the Provenance page); "" when none are."""
+        found = self.results.overridden()
+        if not found:
+            return ""
+        details = "; ".join(f"{name} ({describe_overrides(o, values=False)})" for name, o in found.items())
+        title, body = OVERRIDES_NOTE[self.lang]
+        return f'!!! warning "{title}"\n    {html.escape(body.format(details=details))}\n\n'
+
     def experiments_table(self, lang: str) -> list[list[Any]]:
         rows = []
         for spec in EXPERIMENTS.values():
@@ -473,6 +511,8 @@ class PageRenderer:
             [labels["device"], p["device_name"]],
             *([[labels["precision"], p["precision"]]] if "precision" in p else []),
             *([[labels["threads"], p["threads"]]] if "threads" in p else []),
+            *([[labels["overrides"], Verbatim(describe_overrides(p["overrides"], values=True))]]
+              if p.get("overrides") else []),
             [labels["versions"], versions],
             [labels["commit"], p["git_commit"]],
             [labels["code"], p["key"]["code"][:16] + " (" + ", ".join(f.rsplit("/", 1)[-1] for f in p["code_files"]) + ")"],
@@ -600,16 +640,26 @@ def on_files(files, config):
             uri = "results/" + path.relative_to(RESULTS).as_posix()
             if files.get_file_from_path(uri) is None:
                 files.append(File.generated(config, uri, abs_src_path=str(path)))
-    if _state.get("command") == "serve":
-        # `mkdocs serve` builds into a temporary folder: the home pages' PDF links point at the PDFs
-        # that `make pdf` printed into site/pdf/, or at a one-page note saying how to print them.
-        for lang in LANGUAGES:
-            uri = f"pdf/report-{lang}.pdf"
-            printed = ROOT / "site" / uri
-            if files.get_file_from_path(uri) is None:
-                files.append(File.generated(config, uri, abs_src_path=str(printed)) if printed.is_file()
-                             else File.generated(config, uri, content=_NOT_PRINTED))
+    # The home pages link pdf/report-<lang>.pdf: the PDFs `make pdf` printed, kept by on_pre_build.
+    if "kept_pdfs" not in _state:
+        on_pre_build(config)
+    for lang in LANGUAGES:
+        uri = f"pdf/report-{lang}.pdf"
+        if files.get_file_from_path(uri) is None:
+            files.append(File.generated(config, uri, abs_src_path=str(_state["kept_pdfs"] / f"report-{lang}.pdf")))
     return files
+
+
+def on_pre_build(config):
+    """Keep the printed PDFs (`mkdocs build` empties site/ next; `mkdocs serve` builds elsewhere): each is
+    copied into a temporary folder, or a one-page note saying how to print it is written there."""
+    printed = (ROOT / "site" if _state.get("command") == "serve" else Path(config.site_dir)) / "pdf"
+    if "kept_pdfs" not in _state:
+        _state["kept_pdfs"] = Path(tempfile.mkdtemp(prefix="hw1-pdf-"))
+        atexit.register(shutil.rmtree, _state["kept_pdfs"], ignore_errors=True)
+    for lang in LANGUAGES:
+        source = printed / f"report-{lang}.pdf"
+        (_state["kept_pdfs"] / source.name).write_bytes(source.read_bytes() if source.is_file() else _NOT_PRINTED)
 
 
 def _note_pdf(text: str) -> bytes:
@@ -638,7 +688,11 @@ def on_page_markdown(markdown, page, config, files):
     lang = page_language(page)
     renderer = PageRenderer(_state["results"], _state["glossary"], _state["original"], lang,
                             page.url, _state["env"], _state["references"])
-    return renderer.render(markdown, page.file.src_uri)
+    text, note = renderer.render(markdown, page.file.src_uri), renderer.overrides_note()
+    if not note:
+        return text
+    title, _, rest = text.partition("\n")   # after the page's title, when it starts with one
+    return f"{title}\n\n{note}{rest}" if title.startswith("# ") else note + text
 
 
 def on_page_content(html_text, page, config, files):
