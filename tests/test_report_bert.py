@@ -18,13 +18,14 @@ from hw1.site import cited, hook
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def pretraining(other=0.85, same=0.55, n=512, losses=(0.69, 0.60, 0.50, 0.45), rise=0.0) -> dict:
+def pretraining(other=0.85, same=0.55, n=512, losses=(0.69, 0.60, 0.50, 0.45), rise=0.0, train=0.9) -> dict:
     curve = [{"step": 500 * (k + 1), "train_nsp_loss": loss, "heldout_nsp_loss": loss + (rise if k == 3 else 0),
               "heldout_nsp_accuracy": [0.5, 0.6, 0.8, other][k], "heldout_same_nsp_accuracy": same,
               "heldout_mlm_top1": 0.3} for k, loss in enumerate(losses)]
     return {"chance": {"nsp_accuracy": 0.5, "nsp_loss": 0.693, "mlm_loss_uniform": 7.6},
             "heldout": {"nsp_accuracy": other, "nsp_examples": n, "mlm_top1": 0.31},
             "heldout_same": {"nsp_accuracy": same, "nsp_examples": n},
+            "train": {"nsp_accuracy": train, "nsp_examples": 128},
             "targets": {"mlm_top1": 0.30, "nsp_accuracy": 0.80}, "steps": 2000,
             "phases": {"early_steps": 800, "short_len": 48, "long_len": 128}, "curve": curve}
 
@@ -53,6 +54,9 @@ def test_overfitting_is_a_held_out_loss_that_rose_from_its_lowest_point():
 
 
 # ----- the pages, rendered for each outcome ------------------------------------------------------
+CONFIG = json.loads((ROOT / "results" / "bert" / "provenance.json").read_text(encoding="utf-8"))["config"]
+
+
 def committed_metrics() -> dict:
     return json.loads((ROOT / "results" / "bert" / "metrics.json").read_text(encoding="utf-8"))
 
@@ -111,15 +115,15 @@ def test_position_and_segment_verdicts(tmp_path):
     m = copy.deepcopy(committed_metrics())
     v = m["controlled"]["position"]["variants"]
     v["without_position"]["at_chance"], v["with_position"]["at_chance"] = True, False
-    assert report.derive("bert", m, {})["controlled"]["position"]["verdict"] == "necessary"
+    assert report.derive("bert", m, CONFIG)["controlled"]["position"]["verdict"] == "necessary"
     assert "stays **at chance**" in render(tmp_path, m, "en")
     v["with_position"]["at_chance"] = True
-    assert report.derive("bert", m, {})["controlled"]["position"]["verdict"] == "cannot_tell"
+    assert report.derive("bert", m, CONFIG)["controlled"]["position"]["verdict"] == "cannot_tell"
     assert "Even with them the model stays at chance" in render(tmp_path, m, "en")
     s = m["controlled"]["segment"]["variants"]
     for name, at in (("both", False), ("segment_only", False), ("position_only", False), ("neither", True)):
         s[name]["at_chance"] = at
-    assert report.derive("bert", m, {})["controlled"]["segment"]["verdict"] == "necessary_without_position"
+    assert report.derive("bert", m, CONFIG)["controlled"]["segment"]["verdict"] == "necessary_without_position"
     s["neither"]["at_chance"] = False
-    assert report.derive("bert", m, {})["controlled"]["segment"]["verdict"] == "not_necessary"
+    assert report.derive("bert", m, CONFIG)["controlled"]["segment"]["verdict"] == "not_necessary"
     assert "Even without both embeddings the model is above chance" in render(tmp_path, m, "en")

@@ -106,16 +106,23 @@ def head_scores_figure(w, att: dict):
 
 def selected_heads_figure(w, record: dict, top: dict):
     """The best head of each pattern on one sentence, with token labels."""
+    from matplotlib.ticker import FixedFormatter
+
     tokens = record["tokens"]
     fig, grid = plots.pyplot().subplots(2, 3, figsize=(10.5, 7.6))
-    axes = grid.flat
+    axes = list(grid.flat)
     for ax, pattern in zip(axes, PATTERNS):
         l, h = top[pattern][0]
         ax.imshow(record["attn"][l, h].numpy(), vmin=0, vmax=1, cmap="Blues")
         ax.set_title(w("{pattern}: layer {layer}, head {head}", pattern=w(PATTERN_LABELS[pattern]),
                        layer=l + 1, head=h + 1))
-        ax.set_xticks(range(len(tokens)), tokens, rotation=90)
-        ax.set_yticks(range(len(tokens)), tokens)
+        # tokens as they are: a FixedFormatter is left alone by the Persian digits of hw1.plots
+        # (with set_xticks(ticks, labels) "." would be drawn as the Persian decimal sign)
+        ax.set_xticks(range(len(tokens)))
+        ax.set_yticks(range(len(tokens)))
+        ax.xaxis.set_major_formatter(FixedFormatter(tokens))
+        ax.yaxis.set_major_formatter(FixedFormatter(tokens))
+        ax.tick_params(axis="x", labelrotation=90)
         ax.set_xlabel(w("key (attended to)"))
         ax.set_ylabel(w("query"))
     for ax in list(axes)[len(PATTERNS):]:

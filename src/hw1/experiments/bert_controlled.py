@@ -263,7 +263,7 @@ def run_task(cfg: ControlledConfig, task: str, base_seed: int, ctx: Context) -> 
 def curves_figure(w, results: dict):
     """Accuracy against steps for every task and variant: the mean over seeds and its range."""
     tasks = list(results)
-    fig, axes = plots.pyplot().subplots(1, len(tasks), figsize=(3.2 * len(tasks), 3.4), squeeze=False)
+    fig, axes = plots.pyplot().subplots(1, len(tasks), figsize=(2.65 * len(tasks), 4.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         r = results[task]
         for variant, v in r["variants"].items():
@@ -275,8 +275,11 @@ def curves_figure(w, results: dict):
         ax.set_ylim(0, 1.02)
         ax.set_title(w(f"task {task}"))
         ax.set_xlabel(w("step"))
-        w.legend(ax, fontsize=8, loc="lower right" if not w.rtl else "lower left")
-    axes[0][0].set_ylabel(w("accuracy"))
+        # below the panel, where it covers no curve
+        w.legend(ax, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
+    first = axes[0][0]            # on Persian pages the right-most panel: its label on the outer side
+    first.yaxis.set_label_position("right" if w.rtl else "left")
+    first.set_ylabel(w("accuracy"))
     fig.tight_layout()
     return fig
 

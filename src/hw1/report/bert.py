@@ -17,6 +17,7 @@ import statistics
 from hw1.experiments.bert_verdicts import at_chance
 
 LOSS_RISE = 0.01        # nats: a held-out loss this far above its lowest point has risen
+CLEAR = 0.5             # a head with more than half of its weight on one pattern has that pattern
 SATURATED = 0.9         # a softmax whose rows put this much on one key, on average, is saturated
 
 
@@ -47,6 +48,10 @@ def pretraining(p: dict) -> dict:
         "nsp_takeoff_tokens": p["phases"]["long_len"] if takeoff and takeoff > p["phases"]["early_steps"]
         else p["phases"]["short_len"] if takeoff else None,
         "nsp_loss_trend": "overfits" if overfits else "falls",
+        # fixed training batches against held-out ones: how much of NSP is the training pairs themselves
+        "nsp_train_accuracy": p["train"]["nsp_accuracy"],
+        "memorises": not at_chance([p["train"]["nsp_accuracy"]], other, p["train"]["nsp_examples"])
+        and p["train"]["nsp_accuracy"] > other,
         "nsp_loss_lowest": {"step": lowest["step"], "value": lowest["heldout_nsp_loss"]},
         "nsp_loss_last": last["heldout_nsp_loss"], "nsp_train_loss_last": last["train_nsp_loss"],
         "long_steps": p["steps"] - p["phases"]["early_steps"],
@@ -59,8 +64,9 @@ def pretraining(p: dict) -> dict:
 def _steps(values: list) -> dict:
     """Steps to the target accuracy over the seeds: the median of those that reached it."""
     reached = [v for v in values if v is not None]
+    median = statistics.median(reached) if reached else None
     return {"reached": len(reached), "runs": len(values),
-            "median": statistics.median(reached) if reached else None}
+            "median": int(median) if median is not None and float(median).is_integer() else median}
 
 
 def controlled(c: dict, config: dict) -> dict:
@@ -145,5 +151,8 @@ def derive(metrics: dict, config: dict) -> dict:
     if "attention_ours" in metrics and "attention" in metrics:
         ours = metrics["attention_ours"]
         out["attention_rows"] = attention_rows(metrics["attention"], ours)
-        out["attention_ours_clear"] = [PATTERN_LABELS[p] for p, h in ours["top_heads"].items() if h["score"] > 0.5]
+        clear = [p for p, h in ours["top_heads"].items() if h["score"] > CLEAR]
+        out["attention_ours_clear"] = [PATTERN_LABELS[p] for p in clear]
+        # of those, the patterns that MiniLM has clear heads for too
+        out["attention_shared"] = [PATTERN_LABELS[p] for p in clear if metrics["attention"]["top_heads"][p]["score"] > CLEAR]
     return out
