@@ -25,6 +25,7 @@ from markupsafe import Markup
 from hw1.experiments import EXPERIMENTS  # the registry; imports no ML library
 from hw1.digits import persian, persian_digits
 from hw1.site import cited
+from hw1.site.formulas import plain_math, with_math
 from hw1.site.bidi import isolate
 from hw1.site.notebook import notebook_html
 
@@ -78,6 +79,8 @@ VERIFY_LABELS = {
 
 class ResultError(PluginError):
     pass
+
+
 
 
 # ----- numbers ------------------------------------------------------------------------------------
@@ -300,8 +303,8 @@ class PageRenderer:
         style = f' style="width:{width}"' if width else ""
         return Markup(
             f'\n<figure class="hw1-figure" id="fig-{experiment}-{name}">\n'
-            f'<img src="{src}" alt="{html.escape(alt or caption)}" loading="lazy"{style}>\n'
-            f'<figcaption><strong>{label}{w["sep"]}</strong>{html.escape(caption)}</figcaption>\n'
+            f'<img src="{src}" alt="{html.escape(plain_math(alt or caption))}" loading="lazy"{style}>\n'
+            f'<figcaption><strong>{label}{w["sep"]}</strong>{with_math(html.escape(caption))}</figcaption>\n'
             f'</figure>\n')
 
     def _cell(self, value: Any, digits: int) -> str:
@@ -317,7 +320,7 @@ class PageRenderer:
             return f"<em>{html.escape(value)}</em>"
         if isinstance(value, Verbatim):
             return html.escape(value)
-        return html.escape(self.t(str(value)))
+        return with_math(html.escape(self.t(str(value))))
 
     def table(self, experiment: str, name: str, caption: str, headers: list[str] | None = None,
               digits: int = 3, columns: list[str] | None = None) -> Markup:
@@ -335,12 +338,12 @@ class PageRenderer:
         self.tables += 1
         w = WORDS[self.lang]
         label = f"{w['table']} {self.digits(self.tables)}"
-        head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+        head = "".join(f"<th>{with_math(html.escape(str(h)))}</th>" for h in headers)
         body = "\n".join("<tr>" + "".join(f"<td>{self._cell(v, digits)}</td>" for v in row) + "</tr>"
                          for row in rows)
         ident = f' id="{anchor}"' if anchor else ""
         return Markup(f'\n<div class="hw1-table"{ident} markdown="0">\n<table>\n'
-                      f'<caption><strong>{label}{w["sep"]}</strong>{html.escape(caption)}</caption>\n'
+                      f'<caption><strong>{label}{w["sep"]}</strong>{with_math(html.escape(caption))}</caption>\n'
                       f'<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n</div>\n')
 
     def image_grid(self, experiment: str, name: str, caption: str, alt: str | None = None,
@@ -477,7 +480,7 @@ class PageRenderer:
             [labels["code"], p["key"]["code"][:16] + " (" + ", ".join(f.rsplit("/", 1)[-1] for f in p["code_files"]) + ")"],
             [labels["config"], p["key"]["config"][:16]],
             [labels["inputs"], inputs],
-            [labels["seed"], str(p["seed"])],
+            [labels["seed"], p["seed"]],
             [labels["started"], p["started_at"]],
             [labels["duration"], self.num(p["duration_s"], 1)],
         ]
