@@ -662,6 +662,28 @@ def relative_links(output: str, page_url: str, base_path: str) -> str:
     return _ROOTED.sub(one, output)
 
 
+SEARCH_NORMALISE = Path(__file__).with_name("search_normalise.js")
+
+
+def on_post_build(config):
+    """Persian search: the normalisation of src/hw1/site/search_normalise.js appended to Material's
+    search worker, which builds the index and runs the queries (both go through it)."""
+    workers = sorted(Path(config.site_dir).glob("assets/javascripts/workers/search.*.js"))
+    if not workers:
+        raise PluginError("Material's search worker (assets/javascripts/workers/search.*.js) was not found")
+    addition = SEARCH_NORMALISE.read_text(encoding="utf-8")
+    for worker in workers:
+        text = worker.read_text(encoding="utf-8").rstrip("\n")
+        if "hw1Persian" in text:
+            continue
+        head, _, last = text.rpartition("\n")
+        if last.startswith("//# sourceMappingURL="):    # the source map's line stays last
+            text = head + "\n" + addition + last + "\n"
+        else:
+            text = text + "\n" + addition
+        worker.write_text(text, encoding="utf-8")
+
+
 def on_startup(command, dirty):
     _state["command"] = command
 
