@@ -369,9 +369,39 @@ def test_attention_explorer_presets_average_token_and_head_scores(new_page, base
     # clicking a cell of the head-score heat map opens that head
     page.select_option("[data-role=view]", "one")
     page.select_option("[data-role=token]", "0")
+    if page.locator("[data-role=score-layer]").count():   # a phone shows one layer of head scores at a time
+        page.select_option("[data-role=score-layer]", "4")
     page.locator("td.hw1-score-cell[data-layer='4'][data-head='5']").click()
     page.wait_for_selector("table.hw1-explorer__matrix[data-layer='4'][data-head='5']")
     assert page.evaluate("document.documentElement.scrollWidth") <= 391
+
+
+@pytest.mark.parametrize("path", ["part1-bert/", "en/part1-bert/"])
+def test_attention_explorer_on_a_phone_opens_at_its_start(new_page, base_url, site, path):
+    """At 390 px (values shown, as on a touch screen) the matrix opens with its row labels and [CLS]
+    in view, on the Persian page too; the corner label is not squashed; the head scores are shown one
+    layer at a time."""
+    page = new_page(390, height=844)
+    page.goto(base_url + path)
+    page.wait_for_selector(".hw1-explorer[data-state=ready]")
+    page.check("[data-role=values]")
+    out = page.evaluate("""() => {
+      const box = document.querySelector('.hw1-explorer__box');
+      box.scrollIntoView();
+      const b = box.getBoundingClientRect();
+      const inView = (el) => { const r = el.getBoundingClientRect(); return r.left >= b.left - 1 && r.right <= b.right + 1; };
+      const corner = box.querySelector('th.hw1-explorer__corner');
+      const lines = Array.from(corner.querySelectorAll('span')).map(s => s.getClientRects().length);
+      return {scrollLeft: box.scrollLeft, rowLabel: inView(box.querySelector('tbody th')),
+              cls: inView(box.querySelector('thead th.hw1-explorer__key')),
+              firstKey: box.querySelector('thead th.hw1-explorer__key').textContent,
+              cornerLines: lines, cornerWidth: corner.getBoundingClientRect().width,
+              scoreRows: document.querySelectorAll('.hw1-explorer__scores tbody tr').length,
+              scoreLayers: new Set(Array.from(document.querySelectorAll('td.hw1-score-cell')).map(td => td.dataset.layer)).size};
+    }""")
+    assert out["rowLabel"] and out["cls"] and out["firstKey"] == "[CLS]", out
+    assert out["cornerLines"] == [1, 1] and out["cornerWidth"] > 40, out          # one line each, not squashed
+    assert out["scoreLayers"] == 1, out                                            # one layer at a time
 
 
 # ----- screenshots -------------------------------------------------------------------------------
