@@ -199,5 +199,6 @@ _COMMENT = re.compile(r'<span class="(c|c1|ch|cm|cs|cp)">([^<]*)</span>')
 
 
 def _rtl_comment(m: re.Match) -> str:
-    return (f'<span class="{m.group(1)} hw1-rtl-comment" dir="rtl">{m.group(2)}</span>'
+    # the Latin words of a Persian comment are isolated as in the text ("(یا mkdocs build برای site/):")
+    return (f'<span class="{m.group(1)} hw1-rtl-comment" dir="rtl">{wrap_latin_runs(m.group(2))}</span>'
             if PERSIAN.search(m.group(2)) else m.group(0))

@@ -458,10 +458,11 @@ class PageRenderer:
         for spec in EXPERIMENTS.values():
             if self.results.exists(spec.name):
                 p = self.provenance_of(spec.name)
-                status = f"{p['profile']}, {p['started_at'][:10]}"
+                comma = "، " if lang == "fa" else ", "
+                status = Verbatim(f"{p['profile']}{comma}{persian_digits(p['started_at'][:10]) if lang == 'fa' else p['started_at'][:10]}")
             else:
                 status = NotComputed(WORDS[lang]["not_computed"])
-            rows.append([spec.name, spec.title, status])
+            rows.append([Verbatim(spec.name), spec.title, status])      # a name is an identifier: as it is
         return rows
 
     def provenance_table(self, p: dict) -> Markup:
