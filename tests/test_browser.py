@@ -1,6 +1,7 @@
 """The built site in a real browser: headless Debian Chromium driven by Playwright, served from 127.0.0.1.
 
-Directions, the Persian font, the language switch, search in both languages, the attention explorer,
+Directions, the Persian font, the language switch, search in both languages (Persian in each
+written form: joiner, space, Arabic letters and digits), the attention explorer,
 text contrast in both palettes, and that no request leaves this machine. Screenshots of the home
 pages (both languages, light and dark) are kept in test-artifacts/.
 
@@ -13,6 +14,7 @@ import json
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -250,3 +252,31 @@ def test_no_request_leaves_this_machine(page, base_url, site, requests_seen):
     assert len(requests_seen) > len(pages)
     outside = [url for url in requests_seen if not is_local(url)]
     assert not outside, outside[:5]
+
+
+# Persian search: the index and the query are normalised alike (src/hw1/site/search_normalise.js).
+# Each form a reader may type, and the page that must come up for it.
+PERSIAN_QUERIES = [
+    ("تقسیم‌بندی", "part2-segmentation/"),            # as the page writes it (zero-width non-joiner)
+    ("تقسیم بندی", "part2-segmentation/"),            # a space instead
+    ("تقسیمبندی", "part2-segmentation/"),             # no joiner at all
+    ("تقسيم‌بندي", "part2-segmentation/"),            # Arabic yeh
+    ("تفكيك‌پذيري", "part2-segmentation/"),           # Arabic kaf and yeh
+    ("Brostow ۲۰۰۸", "part2-segmentation/"),          # Persian digits, as the page writes them
+    ("Brostow ٢٠٠٨", "part2-segmentation/"),          # Arabic-Indic digits
+    ("Brostow 2008", "part2-segmentation/"),          # Latin digits
+]
+
+
+def _search_links(page, word: str) -> list[str]:
+    page.fill("input.md-search__input", "")
+    _search(page, word)
+    page.wait_for_timeout(300)                              # the worker answers the last keystroke
+    return page.eval_on_selector_all(".md-search-result__item a", "as => as.map(a => a.href)")
+
+
+@pytest.mark.parametrize("word, expected", PERSIAN_QUERIES)
+def test_persian_search_finds_each_written_form(page, base_url, word, expected):
+    page.goto(base_url)
+    links = _search_links(page, word)
+    assert any(urlsplit(link).path.endswith("/" + expected) for link in links), (word, links[:5])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import subprocess
 import threading
 from pathlib import Path
@@ -171,6 +172,45 @@ def test_formulas_are_typeset(new_page, base_url, path):
         assert out["latin"] and not out["persian"], out
     else:
         assert out["persian"] and not out["latin"], out
+
+
+@pytest.mark.parametrize("path", ["part1-bert/", "en/part1-bert/", "reproduce/", "en/reproduce/"])
+def test_tex_is_typeset_in_headings_captions_tables_and_the_table_of_contents(new_page, base_url, path):
+    """$d_k$ in a heading, a caption, a table header or cell, and the table of contents that repeats the
+    heading: typeset by KaTeX, never left as raw "d_k" or "\\(...\\)"."""
+    page = new_page(1280)
+    page.goto(base_url + path)
+    _ready(page)
+    out = page.evaluate(r"""() => {
+      const raw = [];
+      const selector = 'h1, h2, h3, h4, caption, figcaption, th, td, .md-nav__link';
+      for (const el of document.querySelectorAll(selector)) {
+        const copy = el.cloneNode(true);
+        copy.querySelectorAll('.katex, pre, code, .headerlink').forEach(x => x.remove());
+        const text = copy.textContent;
+        if (/\\\(|\\\)|\bd_k\b|sqrt\(/.test(text)) raw.push(text.trim().slice(0, 80));
+      }
+      return {raw: raw.slice(0, 5), nav: document.querySelectorAll('.md-nav__link .katex').length,
+              typeset: document.querySelectorAll('h3 .katex, th .katex, td .katex, figcaption .katex').length};
+    }""")
+    assert not out["raw"], out
+    assert out["typeset"] >= 1, out
+    if "part1" in path:
+        assert out["nav"] >= 1, out                 # the heading's formula in the table of contents
+
+
+def test_persian_pages_number_their_lists_in_persian_digits(new_page, base_url, site):
+    page = new_page(1280)
+    styles = {}
+    for path in ("", "part2-segmentation/", "en/"):
+        page.goto(base_url + path)
+        styles[path] = page.evaluate("Array.from(document.querySelectorAll('article ol:not([class])'))"
+                                     ".map(ol => getComputedStyle(ol).listStyleType)")
+    assert styles[""] and set(styles[""] + styles["part2-segmentation/"]) == {"persian"}, styles
+    assert set(styles["en/"]) == {"decimal"}, styles
+    provenance = (site / "provenance" / "index.html").read_text(encoding="utf-8")
+    seeds = re.findall(r"بذر تصادفی</td><td>([^<]*)<", provenance)
+    assert seeds and all(re.fullmatch("[۰-۹٬]+", s) for s in seeds), seeds
 
 
 # ----- layout ------------------------------------------------------------------------------------
@@ -371,9 +411,39 @@ def test_attention_explorer_presets_average_token_and_head_scores(new_page, base
     # clicking a cell of the head-score heat map opens that head
     page.select_option("[data-role=view]", "one")
     page.select_option("[data-role=token]", "0")
+    if page.locator("[data-role=score-layer]").count():   # a phone shows one layer of head scores at a time
+        page.select_option("[data-role=score-layer]", "4")
     page.locator("td.hw1-score-cell[data-layer='4'][data-head='5']").click()
     page.wait_for_selector("table.hw1-explorer__matrix[data-layer='4'][data-head='5']")
     assert page.evaluate("document.documentElement.scrollWidth") <= 391
+
+
+@pytest.mark.parametrize("path", ["part1-bert/", "en/part1-bert/"])
+def test_attention_explorer_on_a_phone_opens_at_its_start(new_page, base_url, site, path):
+    """At 390 px (values shown, as on a touch screen) the matrix opens with its row labels and [CLS]
+    in view, on the Persian page too; the corner label is not squashed; the head scores are shown one
+    layer at a time."""
+    page = new_page(390, height=844)
+    page.goto(base_url + path)
+    page.wait_for_selector(".hw1-explorer[data-state=ready]")
+    page.check("[data-role=values]")
+    out = page.evaluate("""() => {
+      const box = document.querySelector('.hw1-explorer__box');
+      box.scrollIntoView();
+      const b = box.getBoundingClientRect();
+      const inView = (el) => { const r = el.getBoundingClientRect(); return r.left >= b.left - 1 && r.right <= b.right + 1; };
+      const corner = box.querySelector('th.hw1-explorer__corner');
+      const lines = Array.from(corner.querySelectorAll('span')).map(s => s.getClientRects().length);
+      return {scrollLeft: box.scrollLeft, rowLabel: inView(box.querySelector('tbody th')),
+              cls: inView(box.querySelector('thead th.hw1-explorer__key')),
+              firstKey: box.querySelector('thead th.hw1-explorer__key').textContent,
+              cornerLines: lines, cornerWidth: corner.getBoundingClientRect().width,
+              scoreRows: document.querySelectorAll('.hw1-explorer__scores tbody tr').length,
+              scoreLayers: new Set(Array.from(document.querySelectorAll('td.hw1-score-cell')).map(td => td.dataset.layer)).size};
+    }""")
+    assert out["rowLabel"] and out["cls"] and out["firstKey"] == "[CLS]", out
+    assert out["cornerLines"] == [1, 1] and out["cornerWidth"] > 40, out          # one line each, not squashed
+    assert out["scoreLayers"] == 1, out                                            # one layer at a time
 
 
 # ----- screenshots -------------------------------------------------------------------------------

@@ -127,3 +127,12 @@ def test_figures_and_tables_are_numbered_in_the_page_language(tmp_path):
     assert "شکل ۱" in out and "شکل ۲" in out and "جدول ۱" in out
     assert 'alt="متن جایگزین"' in out and "۰٫۲۵۰" in out and "گربه" in out
     assert 'src="../../results/exp/figures/curve.svg"' in out  # from /en/part1-bert/ to /results/
+
+
+def test_the_search_worker_and_the_query_are_normalised_alike(site):
+    """Material's search worker carries the Persian normalisation of the index, and every page loads
+    the one of the query (tests/test_browser.py types each written form)."""
+    workers = list((site / "assets" / "javascripts" / "workers").glob("search.*.js"))
+    assert workers and all("hw1Persian" in w.read_text(encoding="utf-8") for w in workers)
+    for page in (site / "index.html", site / "en" / "index.html"):
+        assert "assets/search.js" in page.read_text(encoding="utf-8")

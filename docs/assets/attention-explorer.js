@@ -67,12 +67,12 @@
     fa: { view: "نما", one: "یک سر", average: "میانگین سرهای لایه", token: "توکن پرسش", all: "همهٔ توکن‌ها",
           values: "نمایش مقدارها", presets: "سرهایی که متن نام می‌برد", scale: "وزن توجه", pattern: "الگو",
           scores: "امتیاز هر سر برای الگوی", hint: "روی هر خانه بزنید تا ماتریس همان سر باز شود.",
-          layerShort: "لایه", headShort: "سر", averageOf: "میانگین سرهای",
+          layerShort: "لایه", headShort: "سر", scoreShort: "امتیاز", averageOf: "میانگین سرهای",
           patterns: { cls: "توجه به [CLS]", sep: "توجه به [SEP]", previous: "توکن قبلی", next: "توکن بعدی", self: "خودِ توکن" } },
     en: { view: "view", one: "one head", average: "average of the layer's heads", token: "query token", all: "all tokens",
           values: "show values", presets: "heads the text names", scale: "attention weight", pattern: "pattern",
           scores: "score of each head for the pattern", hint: "Click or tap a cell to open that head's matrix.",
-          layerShort: "layer", headShort: "head", averageOf: "average of the heads of",
+          layerShort: "layer", headShort: "head", scoreShort: "score", averageOf: "average of the heads of",
           patterns: { cls: "attention to [CLS]", sep: "attention to [SEP]", previous: "previous token", next: "next token", self: "same token" } }
   };
   function words(root) { return WORDS[root.dataset.digits === "fa" ? "fa" : "en"]; }
@@ -103,8 +103,12 @@
                         : label(root, "layer", "layer") + " " + digits(root, l + 1) + comma + label(root, "head", "head") + " " + digits(root, h + 1);
     table.appendChild(el("caption", { dir: "auto" }, label(root, "caption", "") + " " + which));
     var head = el("tr");
-    head.appendChild(el("th", { "class": "hw1-explorer__corner", scope: "col", dir: "auto" },
-                        label(root, "query", "query") + " \\ " + label(root, "key", "key")));
+    // the corner: keys run to the right (→), queries down (↓), one line each
+    var fa = root.dataset.digits === "fa";
+    var corner = el("th", { "class": "hw1-explorer__corner", scope: "col" });
+    corner.appendChild(el("span", { dir: "auto" }, fa ? "→ " + label(root, "key", "key") : label(root, "key", "key") + " →"));
+    corner.appendChild(el("span", { dir: "auto" }, label(root, "query", "query") + " ↓"));
+    head.appendChild(corner);
     tokens.forEach(function (t) { head.appendChild(el("th", { scope: "col", "class": "hw1-explorer__key" }, t)); });
     var thead = el("thead");
     thead.appendChild(head);
@@ -156,41 +160,72 @@
     return wrap;
   }
 
+  function scoreCell(root, w, v, l, h, best, open, whole) {       // one head's score: a click opens it
+    var td = el("td", { "class": "hw1-score-cell", tabindex: "0", role: "button", "data-layer": String(l + 1),
+                        "data-head": String(h + 1), title: w.layerShort + " " + digits(root, l + 1) + ", " +
+                        w.headShort + " " + digits(root, h + 1) + ": " + fixed(root, v, 2) },
+                    whole ? fixed(root, v, 2) : fixed(root, v, 2).replace(/^[0۰]/, ""));
+    td.style.setProperty("--w", String(Math.max(0, Math.min(1, v))));
+    if (v === best) td.classList.add("hw1-score-cell--best");
+    if (v >= 0.5) td.classList.add("hw1-score-cell--dark");
+    var go = function () { open(l + 1, h + 1); };
+    td.addEventListener("click", go);
+    td.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
+    return td;
+  }
+
   // the head-score heat map (scores[pattern][layer][head]) as HTML: a click opens that head
   function drawScores(root, data, box, open) {
     var w = words(root);
     var pattern = root.querySelector("[data-role=pattern]").value;
     var scores = data.scores[pattern];
-    var table = el("table", { "class": "hw1-explorer__scores", dir: "ltr", "data-pattern": pattern });
+    var only = root.querySelector("[data-role=score-layer]");          // a phone: one layer at a time
+    var shown = only ? [+only.value - 1] : scores.map(function (_, l) { return l; });
+    var table = el("table", { "class": "hw1-explorer__scores" + (only ? " hw1-explorer__scores--one" : ""), dir: "ltr",
+                              "data-pattern": pattern });
     table.appendChild(el("caption", { dir: "auto" }, w.scores + " «" + (w.patterns[pattern] || pattern) + "»"));
     var tr = el("tr");
-    tr.appendChild(el("th", { "class": "hw1-explorer__corner", dir: "auto" }, w.layerShort + " \\ " + w.headShort));
+    tr.appendChild(el("th", { "class": "hw1-explorer__corner", dir: "auto" }, w.layerShort + " \\ " + w.headShort + " →"));
     scores[0].forEach(function (_, h) { tr.appendChild(el("th", { scope: "col" }, digits(root, h + 1))); });
     var thead = el("thead");
     thead.appendChild(tr);
     table.appendChild(thead);
     var body = el("tbody");
     var best = Math.max.apply(null, scores.map(function (r) { return Math.max.apply(null, r); }));
-    scores.forEach(function (row, l) {
+    if (only) {                                  // one layer: its heads down the page, one per row
+      table.replaceChildren(table.querySelector("caption"));
+      var h2 = el("tr");
+      h2.appendChild(el("th", { scope: "col" }, w.headShort));
+      h2.appendChild(el("th", { scope: "col" }, w.scoreShort));
+      var th2 = el("thead");
+      th2.appendChild(h2);
+      table.appendChild(th2);
+      var l1 = shown[0];
+      scores[l1].forEach(function (v, h) {
+        var r = el("tr");
+        r.appendChild(el("th", { scope: "row" }, digits(root, h + 1)));
+        r.appendChild(scoreCell(root, w, v, l1, h, best, open, true));
+        body.appendChild(r);
+      });
+      table.appendChild(body);
+      box.replaceChildren(table, el("p", { "class": "hw1-explorer__status" }, w.hint));
+      return;
+    }
+    shown.forEach(function (l) {
+      var row = scores[l];
       var r = el("tr");
       r.appendChild(el("th", { scope: "row" }, digits(root, l + 1)));
-      row.forEach(function (v, h) {
-        var td = el("td", { "class": "hw1-score-cell", tabindex: "0", role: "button", "data-layer": String(l + 1),
-                            "data-head": String(h + 1), title: w.layerShort + " " + digits(root, l + 1) + ", " +
-                            w.headShort + " " + digits(root, h + 1) + ": " + fixed(root, v, 2) },
-                        fixed(root, v, 2).replace(/^[0۰]/, ""));
-        td.style.setProperty("--w", String(Math.max(0, Math.min(1, v))));
-        if (v === best) td.classList.add("hw1-score-cell--best");
-        if (v >= 0.5) td.classList.add("hw1-score-cell--dark");
-        var go = function () { open(l + 1, h + 1); };
-        td.addEventListener("click", go);
-        td.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
-        r.appendChild(td);
-      });
+      row.forEach(function (v, h) { r.appendChild(scoreCell(root, w, v, l, h, best, open)); });
       body.appendChild(r);
     });
     table.appendChild(body);
     box.replaceChildren(table, el("p", { "class": "hw1-explorer__status" }, w.hint));
+  }
+
+  function bestOf(scores) {                                       // [layer, head, score] of the best head (1-based)
+    var best = [0, 0, -1];
+    scores.forEach(function (row, l) { row.forEach(function (v, h) { if (v > best[2]) best = [l + 1, h + 1, v]; }); });
+    return best;
   }
 
   function choice(root, name, text, options) {                    // a select of (value, label) pairs
@@ -244,8 +279,7 @@
     };
     patterns.forEach(function (p) {
       if (!data.scores || !data.scores[p]) return;
-      var best = [0, 0, -1];
-      data.scores[p].forEach(function (row, l) { row.forEach(function (v, h) { if (v > best[2]) best = [l + 1, h + 1, v]; }); });
+      var best = bestOf(data.scores[p]);
       var b = el("button", { type: "button", "class": "hw1-explorer__preset", "data-layer": String(best[0]), "data-head": String(best[1]) },
                  (w.patterns[p] || p) + " (" + w.layerShort + " " + digits(root, best[0]) + (root.dataset.digits === "fa" ? "، " : ", ") +
                  w.headShort + " " + digits(root, best[1]) + ")");
@@ -263,6 +297,19 @@
       pattern.select.addEventListener("change", drawS);
       var c2 = el("div", { "class": "hw1-explorer__controls" });
       c2.appendChild(pattern.wrap);
+      // A phone shows the head scores of one layer at a time (a 6 × 12 grid is unreadable at 390 px).
+      if (window.matchMedia && window.matchMedia("(max-width: 40em)").matches) {
+        var nLayers = data.scores[patterns[0]].length;
+        var scoreLayer = choice(root, "score-layer", label(root, "layer", w.layerShort),
+                                Array.apply(null, Array(nLayers)).map(function (_, l) { return [String(l + 1), digits(root, l + 1)]; }));
+        scoreLayer.select.addEventListener("change", drawS);
+        pattern.select.addEventListener("change", function () {       // a new pattern: the layer of its best head
+          scoreLayer.select.value = String(bestOf(data.scores[pattern.select.value])[0]);
+          drawS();
+        });
+        scoreLayer.select.value = String(bestOf(data.scores[patterns[0]])[0]);
+        c2.appendChild(scoreLayer.wrap);
+      }
       parts.push(c2, scoreBox);
     }
     root.replaceChildren.apply(root, parts);          // the controls first: the drawings read them

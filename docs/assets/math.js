@@ -55,8 +55,33 @@
     }
   }
 
-  window.hw1Math = { typeset: typesetPage };
-  var run = function () { typesetPage(document); };
+  // Formulas in the navigation (the table of contents holds a heading's text, "\\(\\sqrt{d_k}\\)" as
+  // written): typeset in place, with the page's digits, like those of the page.
+  function typesetNavigation(root, fa) {
+    if (!window.katex) return;
+    Array.prototype.forEach.call(root.querySelectorAll(".md-nav__link:not([data-katex]), .md-nav__link .md-ellipsis:not([data-katex])"), function (el) {
+      if (el.children.length && !el.classList.contains("md-ellipsis")) return;    // its .md-ellipsis does it
+      var text = el.textContent;
+      if (text.indexOf("\\(") < 0) return;
+      var parts = text.split(/\\\((.+?)\\\)/);
+      el.replaceChildren();
+      parts.forEach(function (part, i) {
+        if (i % 2 === 0) { if (part) el.appendChild(document.createTextNode(part)); return; }
+        var span = document.createElement("span");
+        span.className = "arithmatex";
+        span.setAttribute("dir", "ltr");
+        span.setAttribute("data-katex", "");
+        try { window.katex.render(part, span, { throwOnError: false, output: "htmlAndMathml" }); }
+        catch (error) { span.textContent = part; }
+        if (fa) persianDigits(span);
+        el.appendChild(span);
+      });
+      el.setAttribute("data-katex", "");
+    });
+  }
+
+  window.hw1Math = { typeset: function (root) { typesetPage(root); typesetNavigation(root, document.documentElement.lang === "fa"); } };
+  var run = function () { window.hw1Math.typeset(document); };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", run); else run();
   if (window.document$ && typeof window.document$.subscribe === "function") window.document$.subscribe(run);
 })();

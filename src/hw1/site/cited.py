@@ -30,6 +30,8 @@ from typing import Any, Callable
 
 import yaml
 
+from hw1.site.formulas import with_math
+
 KINDS = ("literature", "dataset", "target", "rule")
 HEADING = {"fa": "مقدارهای نقل‌شده", "en": "Cited values"}
 KIND_WORDS = {
@@ -128,7 +130,7 @@ class PageCitations:
             source = html.escape(source)
             if e.get("url"):
                 source = f'<a href="{html.escape(e["url"])}">{source}</a>'
-            items.append(f'<li id="ref-{html.escape(key)}"><strong>{self.shown(key)}</strong>: '
+            items.append(f'<li id="ref-{html.escape(key)}"><strong>{with_math(self.shown(key))}</strong>: '
                          f'{html.escape(e["measures"][self.lang])} ({words[e["kind"]]}: '
                          f'<span dir="auto">{source}</span>)</li>')
         return (f"\n## {HEADING[self.lang]} {{: #cited-values }}\n\n{INTRO[self.lang]}\n\n"

@@ -29,6 +29,7 @@ from hw1.experiments import EXPERIMENTS  # the registry; imports no ML library
 from hw1.digits import persian, persian_digits
 from hw1 import report
 from hw1.site import cited
+from hw1.site.formulas import plain_math, with_math
 from hw1.site.bidi import isolate
 from hw1.site.notebook import notebook_html
 
@@ -103,6 +104,8 @@ def describe_overrides(overrides: dict, values: bool) -> str:
 
 class ResultError(PluginError):
     pass
+
+
 
 
 # ----- numbers ------------------------------------------------------------------------------------
@@ -329,8 +332,8 @@ class PageRenderer:
         style = f' style="width:{width}"' if width else ""
         return Markup(
             f'\n<figure class="hw1-figure" id="fig-{experiment}-{name}">\n'
-            f'<img src="{src}" alt="{html.escape(alt or caption)}" loading="lazy"{style}>\n'
-            f'<figcaption><strong>{label}{w["sep"]}</strong>{html.escape(caption)}</figcaption>\n'
+            f'<img src="{src}" alt="{html.escape(plain_math(alt or caption))}" loading="lazy"{style}>\n'
+            f'<figcaption><strong>{label}{w["sep"]}</strong>{with_math(html.escape(caption))}</figcaption>\n'
             f'</figure>\n')
 
     def _cell(self, value: Any, digits: int) -> str:
@@ -346,7 +349,7 @@ class PageRenderer:
             return f"<em>{html.escape(value)}</em>"
         if isinstance(value, Verbatim):
             return html.escape(value)
-        return html.escape(self.t(str(value)))
+        return with_math(html.escape(self.t(str(value))))
 
     def table(self, experiment: str, name: str, caption: str, headers: list[str] | None = None,
               digits: int = 3, columns: list[str] | None = None) -> Markup:
@@ -364,12 +367,12 @@ class PageRenderer:
         self.tables += 1
         w = WORDS[self.lang]
         label = f"{w['table']} {self.digits(self.tables)}"
-        head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+        head = "".join(f"<th>{with_math(html.escape(str(h)))}</th>" for h in headers)
         body = "\n".join("<tr>" + "".join(f"<td>{self._cell(v, digits)}</td>" for v in row) + "</tr>"
                          for row in rows)
         ident = f' id="{anchor}"' if anchor else ""
         return Markup(f'\n<div class="hw1-table"{ident} markdown="0">\n<table>\n'
-                      f'<caption><strong>{label}{w["sep"]}</strong>{html.escape(caption)}</caption>\n'
+                      f'<caption><strong>{label}{w["sep"]}</strong>{with_math(html.escape(caption))}</caption>\n'
                       f'<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n</div>\n')
 
     def image_grid(self, experiment: str, name: str, caption: str, alt: str | None = None,
@@ -494,10 +497,11 @@ class PageRenderer:
         for spec in EXPERIMENTS.values():
             if self.results.exists(spec.name):
                 p = self.provenance_of(spec.name)
-                status = f"{p['profile']}, {p['started_at'][:10]}"
+                comma = "، " if lang == "fa" else ", "
+                status = Verbatim(f"{p['profile']}{comma}{persian_digits(p['started_at'][:10]) if lang == 'fa' else p['started_at'][:10]}")
             else:
                 status = NotComputed(WORDS[lang]["not_computed"])
-            rows.append([spec.name, spec.title, status])
+            rows.append([Verbatim(spec.name), spec.title, status])      # a name is an identifier: as it is
         return rows
 
     def provenance_table(self, p: dict) -> Markup:
@@ -518,7 +522,7 @@ class PageRenderer:
             [labels["code"], p["key"]["code"][:16] + " (" + ", ".join(f.rsplit("/", 1)[-1] for f in p["code_files"]) + ")"],
             [labels["config"], p["key"]["config"][:16]],
             [labels["inputs"], inputs],
-            [labels["seed"], str(p["seed"])],
+            [labels["seed"], p["seed"]],
             [labels["started"], p["started_at"]],
             [labels["duration"], self.num(p["duration_s"], 1)],
         ]
@@ -720,6 +724,28 @@ def relative_links(output: str, page_url: str, base_path: str) -> str:
             rel += "/"
         return f"{m.group(1)}{m.group(2)}{'./' if rel in ('.', './') else rel}"
     return _ROOTED.sub(one, output)
+
+
+SEARCH_NORMALISE = Path(__file__).with_name("search_normalise.js")
+
+
+def on_post_build(config):
+    """Persian search: the normalisation of src/hw1/site/search_normalise.js appended to Material's
+    search worker, which builds the index and runs the queries (both go through it)."""
+    workers = sorted(Path(config.site_dir).glob("assets/javascripts/workers/search.*.js"))
+    if not workers:
+        raise PluginError("Material's search worker (assets/javascripts/workers/search.*.js) was not found")
+    addition = SEARCH_NORMALISE.read_text(encoding="utf-8")
+    for worker in workers:
+        text = worker.read_text(encoding="utf-8").rstrip("\n")
+        if "hw1Persian" in text:
+            continue
+        head, _, last = text.rpartition("\n")
+        if last.startswith("//# sourceMappingURL="):    # the source map's line stays last
+            text = head + "\n" + addition + last + "\n"
+        else:
+            text = text + "\n" + addition
+        worker.write_text(text, encoding="utf-8")
 
 
 def on_startup(command, dirty):

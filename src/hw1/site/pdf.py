@@ -205,12 +205,30 @@ async ({note, notebookNote, front}) => {
   cover.append(make('p', 'hw1-cover__university', front.university), make('p', 'hw1-cover__course', front.course),
                make('p', 'hw1-cover__title', title), make('p', 'hw1-cover__assignment', front.assignment),
                make('p', 'hw1-cover__original', front.original), make('p', 'hw1-cover__built', note));
-  const entry = (list, target, text, level) => {
+  // An entry's words with its formulas (class "arithmatex", typeset below with the rest): a heading or
+  // caption that holds $d_k$ shows it typeset in the contents too; `find` is its text without them.
+  const rich = (e, limit) => {
+    const c = e.cloneNode(true);
+    c.querySelectorAll('.headerlink').forEach(x => x.remove());
+    const maths = Array.from(c.querySelectorAll('.arithmatex'));
+    maths.forEach((m, i) => m.replaceWith('\u2063' + i + '\u2063'));
+    let text = c.textContent.replace('¶', '').replace(/\s+/g, ' ').trim();
+    if (limit && text.length > limit) text = text.slice(0, limit - 3).replace(/\u2063\d*$/, '') + '…';
+    const nodes = [];
+    text.split(/\u2063(\d+)\u2063/).forEach((part, i) => {
+      if (i % 2) { const m = maths[+part].cloneNode(true); m.removeAttribute('data-katex'); nodes.push(m); }
+      else if (part) nodes.push(document.createTextNode(part));
+    });
+    return {nodes, find: text.replace(/\u2063\d+\u2063/g, ' ')};
+  };
+  const entry = (list, target, source, level, limit) => {
     const li = make('li', 'hw1-toc__entry hw1-toc__entry--' + level);
-    const a = make('a', 'hw1-toc__text', text);
+    const a = make('a', 'hw1-toc__text');
+    const words = rich(source, limit);
+    a.append(...words.nodes);
     a.href = '#' + target.id;
     li.append(a, make('span', 'hw1-toc__page', ''));
-    li.dataset.find = text;
+    li.dataset.find = words.find;
     list.append(li);
   };
   const contents = make('section', 'hw1-toc');
@@ -218,7 +236,7 @@ async ({note, notebookNote, front}) => {
   const tocList = make('ol', 'hw1-toc__list');
   chapters.forEach(ch => ch.querySelectorAll('h1, h2').forEach(h => {
     if (!h.id) h.id = ch.id + '--h-' + Math.random().toString(36).slice(2, 8);
-    entry(tocList, h, clean(h), h.tagName.toLowerCase());
+    entry(tocList, h, h, h.tagName.toLowerCase());
   }));
   contents.append(tocList);
   const lists = make('section', 'hw1-toc hw1-toc--lists');
@@ -234,8 +252,7 @@ async ({note, notebookNote, front}) => {
       captions.forEach((c, i) => {
         const target = c.closest('figure, .hw1-table');
         if (!target.id) target.id = ch.id + '--cap-' + i;
-        let text = clean(c);
-        entry(ol, target, text.length > 110 ? text.slice(0, 107) + '…' : text, 'caption');
+        entry(ol, target, c, 'caption', 110);
       });
     });
     lists.append(ol);
