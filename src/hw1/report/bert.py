@@ -145,9 +145,15 @@ def derive(metrics: dict, config: dict) -> dict:
     out = {}
     if "pretraining" in metrics:
         out["pretraining"] = pretraining(metrics["pretraining"])
+        # the home page's headline table: what it takes to read MLM top-1 (a uniform guess)
+        out["mlm_uniform"] = 1 / metrics["pretraining"]["model"]["vocab_size"]
     if "controlled" in metrics:
         out["controlled"] = controlled(metrics["controlled"], config.get("controlled", {}))
         out["controlled_rows"] = controlled_rows(metrics["controlled"])
+    if "attention" in metrics:
+        minilm = metrics["attention"]
+        out["minilm_heads"] = minilm["layers"] * minilm["heads"]
+        out["attention_grids"] = list(range(1, minilm["sentences"] + 1))   # figures attention_grid_<n>
     if "attention_ours" in metrics and "attention" in metrics:
         ours = metrics["attention_ours"]
         out["attention_rows"] = attention_rows(metrics["attention"], ours)
