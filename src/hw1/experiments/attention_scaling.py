@@ -72,16 +72,19 @@ def run(config: Config, ctx: Context) -> dict:
 
 def softmax_figure(w, config: Config, curves: dict):
     from hw1 import plots
+    from hw1.experiments.bert_words import Words
+
+    w = Words(w)                 # d_k typeset: words of text/figures_part1.yaml
 
     fig, axes = plots.pyplot().subplots(1, 3, figsize=(10.5, 3.3))
     for name, style in (("unscaled", "o-"), ("scaled", "s--")):
         for ax, key in zip(axes, ("entropy", "max_weight", "jacobian_norm")):
-            ax.plot(config.dims, [c[key] for c in curves[name]], style, label=w(f"scores {name}"))
+            ax.plot(config.dims, [c[key] for c in curves[name]], style, label=w(f"scores {name} (typeset)"))
     for ax, title in zip(axes, ("softmax entropy (nats)", "largest attention weight", "softmax Jacobian norm")):
         ax.set_xscale("log", base=2)
         ax.set_xticks(config.dims, [w.digits(d) for d in config.dims])
         ax.minorticks_off()
-        ax.set_xlabel(w("key dimension d_k"))
+        ax.set_xlabel(w("key dimension (typeset)"))
         ax.set_title(w(title))
         ax.grid(alpha=0.3)
     axes[0].axhline(math.log(config.num_keys), color="gray", lw=0.8, ls=":")
