@@ -77,6 +77,11 @@
   };
   function words(root) { return WORDS[root.dataset.digits === "fa" ? "fa" : "en"]; }
   function fixed(root, v, n) { return digits(root, v.toFixed(n)); }
+  // a value in a small cell: ".29" in English; Persian keeps its zero ("۰٫۲۹", as Persian writes it)
+  function compact(root, v) {
+    var text = fixed(root, v, 2);
+    return root.dataset.digits === "fa" ? text : text.replace(/^0/, "");
+  }
 
   function value(root, name) { return +root.querySelector("[data-role=" + name + "]").value; }
 
@@ -123,7 +128,7 @@
         var td = el("td", { "class": "hw1-cell", "data-v": String(v), title: text, tabindex: "0" });
         td.style.setProperty("--w", String(Math.max(0, Math.min(1, v))));
         if (v >= 0.5) td.classList.add("hw1-cell--strong");
-        if (showValues) td.textContent = v >= 0.005 ? fixed(root, v, 2).replace(/^[0۰]/, "") : "";
+        if (showValues) td.textContent = v >= 0.005 ? compact(root, v) : "";
         var show = function () { readout.textContent = text; };
         td.addEventListener("click", show);
         td.addEventListener("focus", show);
@@ -164,7 +169,7 @@
     var td = el("td", { "class": "hw1-score-cell", tabindex: "0", role: "button", "data-layer": String(l + 1),
                         "data-head": String(h + 1), title: w.layerShort + " " + digits(root, l + 1) + ", " +
                         w.headShort + " " + digits(root, h + 1) + ": " + fixed(root, v, 2) },
-                    whole ? fixed(root, v, 2) : fixed(root, v, 2).replace(/^[0۰]/, ""));
+                    whole ? fixed(root, v, 2) : compact(root, v));
     td.style.setProperty("--w", String(Math.max(0, Math.min(1, v))));
     if (v === best) td.classList.add("hw1-score-cell--best");
     if (v >= 0.5) td.classList.add("hw1-score-cell--dark");

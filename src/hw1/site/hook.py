@@ -332,7 +332,9 @@ class PageRenderer:
         style = f' style="width:{width}"' if width else ""
         return Markup(
             f'\n<figure class="hw1-figure" id="fig-{experiment}-{name}">\n'
-            f'<img src="{src}" alt="{html.escape(plain_math(alt or caption))}" loading="lazy"{style}>\n'
+            # the image opens alone when clicked: a phone reader can zoom into a wide figure
+            f'<a class="hw1-figure__open" href="{src}"><img src="{src}" alt="{html.escape(plain_math(alt or caption))}" '
+            f'loading="lazy"{style}></a>\n'
             f'<figcaption><strong>{label}{w["sep"]}</strong>{with_math(html.escape(caption))}</figcaption>\n'
             f'</figure>\n')
 
