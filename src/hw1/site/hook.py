@@ -734,7 +734,7 @@ SEARCH_NORMALISE = Path(__file__).with_name("search_normalise.js")
 def on_post_build(config):
     """Persian search: the normalisation of src/hw1/site/search_normalise.js appended to Material's
     search worker, which builds the index and runs the queries (both go through it)."""
-    if config.theme.name != "material" or "search" not in config.plugins:
+    if config.theme.name != "material" or not any(p.rpartition("/")[2] == "search" for p in config.plugins):
         return                                    # a site without Material's search (a test's small site)
     workers = sorted(Path(config.site_dir).glob("assets/javascripts/workers/search.*.js"))
     if not workers:
