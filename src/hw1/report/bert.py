@@ -101,9 +101,8 @@ def controlled(c: dict, config: dict) -> dict:
         out["scale"]["verdict"] = c["scale"]["comparisons"]["scaled_vs_unscaled"]["verdict"]
         out["scale"]["initially_saturated"] = c["scale"]["variants"]["unscaled"]["initial_saturation"]["mean"] > SATURATED
         s = out["scale"]["variants"]
-        out["scale"]["unscaled_slower"] = (s["unscaled"]["steps_to_target"]["median"] is None
-                                           or (s["scaled"]["steps_to_target"]["median"] or 0)
-                                           < s["unscaled"]["steps_to_target"]["median"])
+        scaled, unscaled = (s[k]["steps_to_target"]["median"] for k in ("scaled", "unscaled"))
+        out["scale"]["unscaled_slower"] = scaled is not None and (unscaled is None or scaled < unscaled)
     return out
 
 
@@ -118,14 +117,14 @@ VARIANT_LABELS = {"multi_head": "several heads", "single_head": "one head (same 
 
 
 def controlled_rows(c: dict) -> list[list]:
-    """One row per task and variant: accuracy mean and std over the seeds, at chance or not, median
-    steps to the target accuracy, how many runs reached it, of how many."""
+    """One row per task and variant (the task named on its first row): accuracy mean and std over
+    the seeds, at chance or not, median steps to the target accuracy, how many runs reached it."""
     rows = []
     for task, r in c.items():
-        for name, v in r["variants"].items():
+        for k, (name, v) in enumerate(r["variants"].items()):
             steps = _steps(v["steps_to_target"])
-            rows.append([TASK_LABELS[task], VARIANT_LABELS[name], v["mean"], v["std"], v["at_chance"],
-                         steps["median"], steps["reached"], steps["runs"]])
+            rows.append([TASK_LABELS[task] if k == 0 else "", VARIANT_LABELS[name], v["mean"], v["std"],
+                         v["at_chance"], steps["median"], steps["reached"]])
     return rows
 
 
