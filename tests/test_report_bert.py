@@ -43,7 +43,7 @@ def test_nsp_verdicts_come_from_the_standard_error_of_chance():
 
 def test_takeoff_is_the_first_step_nsp_stays_above_chance():
     d = B.pretraining(pretraining())                # accuracies 0.5, 0.6, 0.8, 0.85 at steps 500..2000
-    assert d["nsp_takeoff_step"] == 1000 and d["nsp_takeoff_tokens"] == 128
+    assert d["nsp_takeoff_step"] == 1000 and d["nsp_takeoff_long"]         # after the switch at step 800
     assert B.pretraining(pretraining(other=0.52))["nsp_takeoff_step"] is None
 
 

@@ -39,14 +39,15 @@ def pretraining(p: dict) -> dict:
     lowest = min(curve, key=lambda c: c["heldout_nsp_loss"])
     last = curve[-1]
     overfits = last["heldout_nsp_loss"] - lowest["heldout_nsp_loss"] > LOSS_RISE
-    above_chance_share = other - chance
+    targets = {"mlm_top1": p["heldout"]["mlm_top1"] >= p["targets"]["mlm_top1"],
+               "nsp_accuracy": other >= p["targets"]["nsp_accuracy"]}
     return {
         "nsp": nsp, "nsp_same": nsp_same, "topic": topic,
         # of the accuracy above chance, the part that the same-module negatives take away
-        "topic_share": (other - same) / above_chance_share if nsp == "learnt" else None,
+        "topic_share": (other - same) / (other - chance) if nsp == "learnt" else None,
         "nsp_takeoff_step": takeoff,
-        "nsp_takeoff_tokens": p["phases"]["long_len"] if takeoff and takeoff > p["phases"]["early_steps"]
-        else p["phases"]["short_len"] if takeoff else None,
+        # whether that was after the switch to long examples
+        "nsp_takeoff_long": takeoff is not None and takeoff > p["phases"]["early_steps"],
         "nsp_loss_trend": "overfits" if overfits else "falls",
         # fixed training batches against held-out ones: how much of NSP is the training pairs themselves
         "nsp_train_accuracy": p["train"]["nsp_accuracy"],
@@ -55,9 +56,7 @@ def pretraining(p: dict) -> dict:
         "nsp_loss_lowest": {"step": lowest["step"], "value": lowest["heldout_nsp_loss"]},
         "nsp_loss_last": last["heldout_nsp_loss"], "nsp_train_loss_last": last["train_nsp_loss"],
         "long_steps": p["steps"] - p["phases"]["early_steps"],
-        "targets": {"mlm_top1": p["heldout"]["mlm_top1"] >= p["targets"]["mlm_top1"],
-                    "nsp_accuracy": other >= p["targets"]["nsp_accuracy"]},
-        "all_targets": p["heldout"]["mlm_top1"] >= p["targets"]["mlm_top1"] and other >= p["targets"]["nsp_accuracy"],
+        "targets": targets, "all_targets": all(targets.values()),
     }
 
 
@@ -65,33 +64,33 @@ def _steps(values: list) -> dict:
     """Steps to the target accuracy over the seeds: the median of those that reached it."""
     reached = [v for v in values if v is not None]
     median = statistics.median(reached) if reached else None
-    return {"reached": len(reached), "runs": len(values),
+    return {"reached": len(reached),
             "median": int(median) if median is not None and float(median).is_integer() else median}
 
 
 def controlled(c: dict, config: dict) -> dict:
     out = {}
     for task, r in c.items():
-        v = r["variants"]
-        out[task] = {"seeds": len(r["seeds"]), "steps": r["steps"], "variants": {name: {"mean": x["mean"], "std": x["std"], "at_chance": x["at_chance"],
+        out[task] = {"seeds": len(r["seeds"]), "steps": r["steps"],
+                     "variants": {name: {"mean": x["mean"], "std": x["std"], "at_chance": x["at_chance"],
                                          "steps_to_target": _steps(x["steps_to_target"])}
-                                  for name, x in v.items()},
-                     "verdicts": {k: x["verdict"] for k, x in r["comparisons"].items()}}
+                                  for name, x in r["variants"].items()}}
     if "heads" in c:
         out["heads"]["verdict"] = c["heads"]["comparisons"]["multi_head_vs_single_head"]["verdict"]
         out["heads"]["num_heads"] = config["num_heads"]
-        out["heads"]["lookups"] = len(config["lookup_offsets"])
         out["heads"]["classes"] = round(1 / c["heads"]["chance"])
     if "position" in c:
         v = c["position"]["variants"]
-        out["position"]["verdict"] = ("necessary" if v["without_position"]["at_chance"] and not v["with_position"]["at_chance"]
-                                      else "cannot_tell" if v["with_position"]["at_chance"] else "not_necessary")
+        out["position"]["verdict"] = (
+            "cannot_tell" if v["with_position"]["at_chance"]
+            else "necessary" if v["without_position"]["at_chance"] else "not_necessary")
     if "segment" in c:
         v = c["segment"]["variants"]
         learns = {k: not x["at_chance"] for k, x in v.items()}
-        out["segment"]["verdict"] = ("cannot_tell" if not learns["both"]
-                                     else "necessary_without_position" if not learns["neither"] and learns["segment_only"]
-                                     else "not_necessary")
+        out["segment"]["verdict"] = (
+            "cannot_tell" if not learns["both"]
+            else "necessary_without_position" if not learns["neither"] and learns["segment_only"]
+            else "not_necessary")
         steps = {k: out["segment"]["variants"][k]["steps_to_target"]["median"] for k in v}
         out["segment"]["position_only_slowdown"] = (steps["position_only"] / steps["both"]
                                                     if steps["position_only"] and steps["both"] else None)
@@ -99,7 +98,8 @@ def controlled(c: dict, config: dict) -> dict:
                                                       and steps["position_only"] > steps["both"])
     if "scale" in c:
         out["scale"]["verdict"] = c["scale"]["comparisons"]["scaled_vs_unscaled"]["verdict"]
-        out["scale"]["initially_saturated"] = c["scale"]["variants"]["unscaled"]["initial_saturation"]["mean"] > SATURATED
+        saturation = c["scale"]["variants"]["unscaled"]["initial_saturation"]["mean"]
+        out["scale"]["initially_saturated"] = saturation > SATURATED
         s = out["scale"]["variants"]
         scaled, unscaled = (s[k]["steps_to_target"]["median"] for k in ("scaled", "unscaled"))
         out["scale"]["unscaled_slower"] = scaled is not None and (unscaled is None or scaled < unscaled)
@@ -116,28 +116,25 @@ VARIANT_LABELS = {"multi_head": "several heads", "single_head": "one head (same 
                   "scaled": "scaled by 1/sqrt(d_k)", "unscaled": "not scaled"}
 
 
-def controlled_rows(c: dict) -> list[list]:
-    """One row per task and variant (the task named on its first row): accuracy mean and std over
-    the seeds, at chance or not, median steps to the target accuracy, how many runs reached it."""
-    rows = []
-    for task, r in c.items():
-        for k, (name, v) in enumerate(r["variants"].items()):
-            steps = _steps(v["steps_to_target"])
-            rows.append([TASK_LABELS[task] if k == 0 else "", VARIANT_LABELS[name], v["mean"], v["std"],
-                         v["at_chance"], steps["median"], steps["reached"]])
-    return rows
+def controlled_rows(derived: dict) -> list[list]:
+    """One row per task and variant (the task named on its first row) of `controlled`'s values:
+    accuracy mean and std over the seeds, at chance or not, median steps to the target accuracy,
+    how many runs reached it."""
+    return [[TASK_LABELS[task] if k == 0 else "", VARIANT_LABELS[name], v["mean"], v["std"], v["at_chance"],
+             v["steps_to_target"]["median"], v["steps_to_target"]["reached"]]
+            for task, r in derived.items() for k, (name, v) in enumerate(r["variants"].items())]
 
 
+# hw1.experiments.bert_attention's labels (that module imports torch, which the site never does)
 PATTERN_LABELS = {"cls": "attention to [CLS]", "sep": "attention to [SEP]", "previous": "previous token",
                   "next": "next token", "self": "same token"}
 
 
 def attention_rows(minilm: dict, ours: dict) -> list[list]:
     """Per pattern: the strongest head of MiniLM and of our model, with the score of uniform attention."""
-    from_label = PATTERN_LABELS
-    return [[from_label[p], m["layer"], m["head"], m["score"], o["layer"], o["head"], o["score"],
-             ours["uniform_baseline"][p]]
-            for p, m, o in ((p, minilm["top_heads"][p], ours["top_heads"][p]) for p in from_label)]
+    return [[label, minilm["top_heads"][p]["layer"], minilm["top_heads"][p]["head"], minilm["top_heads"][p]["score"],
+             ours["top_heads"][p]["layer"], ours["top_heads"][p]["head"], ours["top_heads"][p]["score"],
+             ours["uniform_baseline"][p]] for p, label in PATTERN_LABELS.items()]
 
 
 def derive(metrics: dict, config: dict) -> dict:
@@ -148,7 +145,7 @@ def derive(metrics: dict, config: dict) -> dict:
         out["mlm_uniform"] = 1 / metrics["pretraining"]["model"]["vocab_size"]
     if "controlled" in metrics:
         out["controlled"] = controlled(metrics["controlled"], config.get("controlled", {}))
-        out["controlled_rows"] = controlled_rows(metrics["controlled"])
+        out["controlled_rows"] = controlled_rows(out["controlled"])
     if "attention" in metrics:
         minilm = metrics["attention"]
         out["minilm_heads"] = minilm["layers"] * minilm["heads"]
@@ -159,5 +156,6 @@ def derive(metrics: dict, config: dict) -> dict:
         clear = [p for p, h in ours["top_heads"].items() if h["score"] > CLEAR]
         out["attention_ours_clear"] = [PATTERN_LABELS[p] for p in clear]
         # of those, the patterns that MiniLM has clear heads for too
-        out["attention_shared"] = [PATTERN_LABELS[p] for p in clear if metrics["attention"]["top_heads"][p]["score"] > CLEAR]
+        out["attention_shared"] = [PATTERN_LABELS[p] for p in clear
+                                   if metrics["attention"]["top_heads"][p]["score"] > CLEAR]
     return out

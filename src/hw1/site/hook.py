@@ -274,6 +274,7 @@ class PageRenderer:
         self.page_url = page_url
         self.figures = 0
         self.tables = 0
+        self._derived: dict[str, Node] = {}     # D.<experiment>, per page
 
     # paths from this page to a site file
     def url(self, site_path: str) -> str:
@@ -550,10 +551,13 @@ class PageRenderer:
 
     def derived(self, experiment: str) -> Node:
         """D.<experiment>: the values and verdicts that hw1.report derives from its results and its
-        configuration as run (provenance.json)."""
-        metrics = self.results.metrics(experiment).raw()
-        config = self.results.json(experiment, "provenance.json").get("config")
-        return Node(report.derive(experiment, metrics, config), experiment, "(derived by hw1.report)")
+        configuration as run (provenance.json); derived once per page, however often the page asks."""
+        if experiment not in self._derived:
+            metrics = self.results.metrics(experiment).raw()
+            config = self.results.json(experiment, "provenance.json").get("config")
+            self._derived[experiment] = Node(report.derive(experiment, metrics, config), experiment,
+                                             "(derived by hw1.report)")
+        return self._derived[experiment]
 
     def value(self, experiment: str, dotted: str) -> Any:
         """metrics.json value at a dotted path; a 'not computed yet' marker if the experiment has no results."""
