@@ -17,7 +17,8 @@ CLASSES = ["sky", "road", "pole"]
 
 def model(val: dict, test: dict, early_steps=0, steps=100, early_ips=None, scales=(1.0,), choice=()) -> dict:
     return {"early_steps": early_steps, "steps": steps,
-            "timing": {"train_s": 120.0, "early_images_per_second": early_ips, "late_images_per_second": 10.0},
+            "timing": {"train_s": 120.0, "early_images_per_second": early_ips,
+                       "late_images_per_second": 10.0},
             "settings": {"eval_scales": list(scales), "config": {"out_layers": [1, 2]}},
             "eval_scale_choice": [{"scales": list(s), "val_miou": v} for s, v in choice],
             "val": {"miou": sum(val.values()) / 3, "per_class": val},
@@ -57,7 +58,8 @@ def test_iou_rows_and_the_chosen_scales():
     assert d["iou_rows"][0][0] == "mIoU" and [r[0] for r in d["iou_rows"][1:]] == CLASSES
     assert d["iou_rows"][2] == ["road", 0.8, 0.5, 0.6, 0.6]
     assert [r[3] for r in d["eval_scale_rows"]] == [False, True]                  # the set evaluated on test
-    assert d["eval_scale_table"](lambda xs: "+".join(map(str, xs)))[1] == ["SegFormer", "1.0+1.25", 0.55, True]
+    table = d["eval_scale_table"](lambda xs: "+".join(map(str, xs)))
+    assert table[1] == ["SegFormer", "1.0+1.25", 0.55, True]
     assert S.derive(metrics(), {})["eval_scale_rows"] == []
 
 
@@ -73,9 +75,10 @@ def test_curve_ends():
 def test_the_pages_render_from_the_committed_results(lang):
     results = hook.Results(ROOT / "results")
     renderer = hook.PageRenderer(results, hook.load_yaml(ROOT / "text" / "glossary.yaml"), {}, lang,
-                                 "part2-segmentation/", hook.make_env(), cited.load(ROOT / "text" / "references.yaml"))
-    page = renderer.render((ROOT / "docs" / f"part2-segmentation.{lang}.md").read_text(encoding="utf-8"), "part2")
-    page = re.sub(r"\s+", " ", page)
+                                 "part2-segmentation/", hook.make_env(),
+                                 cited.load(ROOT / "text" / "references.yaml"))
+    source = (ROOT / "docs" / f"part2-segmentation.{lang}.md").read_text(encoding="utf-8")
+    page = re.sub(r"\s+", " ", renderer.render(source, "part2"))
     d = report.derive("segmentation", results.metrics("segmentation").raw())
     assert renderer.t(d["val_test_gaps"][0]["class"]) in page
     assert renderer.pct(d["small_classes_share"], 1) in page

@@ -37,7 +37,8 @@ def model(m: dict) -> dict:
 def eval_scale_rows(metrics: dict) -> list[list]:
     """One row per candidate set of evaluation scales of each model (none for a model without candidates)."""
     return [[label, list(c["scales"]), c["val_miou"], list(c["scales"]) == list(m["settings"]["eval_scales"])]
-            for name, label in MODELS.items() for m in [metrics[name]] for c in m.get("eval_scale_choice") or []]
+            for name, label in MODELS.items() for m in [metrics[name]]
+            for c in m.get("eval_scale_choice") or []]
 
 
 def scale_table(rows: list[list]):
