@@ -572,7 +572,7 @@ class PageRenderer:
         context = {
             "lang": self.lang,
             "R": Lookup(self.results.metrics),
-            "D": Lookup(self.derived),
+            "D": Lookup(self.derived), "report": report,   # report.<module>: values that need no results
             "O": Node(self.original, "../text/original_report.yaml", ""),
             "REF": Lookup(self.citations.value),
             "cite": self.cite, "meets": self.meets, "compare": self.compare, "references": self.references,
