@@ -7,9 +7,10 @@ package is not part of any experiment's cache key: changing it rebuilds the site
 """
 from __future__ import annotations
 
-from hw1.report import bert, segmentation
+from hw1.report import bert, classification, segmentation
 
-DERIVE = {"bert": bert.derive, "segmentation": segmentation.derive}
+DERIVE = {"bert": bert.derive, "classification": classification.derive,
+          "segmentation": segmentation.derive}
 
 
 def derive(name: str, metrics: dict, config: dict | None = None) -> dict:
