@@ -173,6 +173,18 @@ def test_a_recorded_configuration_the_code_no_longer_accepts_fails_naming_the_ru
         renderer.render('{{ D.classification }}', "p.en.md")
 
 
+def test_without_torch_the_recorded_configuration_is_used_as_it_is(tmp_path, monkeypatch):
+    """The Pages job installs no torch: the experiment's Config cannot be imported, nothing is checked."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a))
+    results = _classification_results(tmp_path, lambda c: c["mlp"].update(epochs="three"))
+    profile = json.loads((results / "classification" / "provenance.json").read_text())["profile"]
+    renderer = hook.PageRenderer(hook.Results(results), {}, {}, "en", "", hook.make_env())
+    assert renderer.render(f'{{{{ config("classification", "{profile}").mlp.epochs }}}}', "p.en.md") == "three"
+
+
 def test_interface_words_are_in_text_and_in_both_languages():
     """The site's own words come from text/interface.yaml (hw1.site.words), none from its Python."""
     from hw1.site import words
