@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from hw1.site import hook
+from hw1.site import hook, templates
 
 
 class _Refs(HTMLParser):
@@ -89,12 +89,12 @@ def test_persian_words_are_in_the_search_index(built_site):
 
 
 def test_persian_numbers_and_not_computed_box(tmp_path):
-    assert hook.format_number(0.4618, 4, "fa") == "۰٫۴۶۱۸"
-    assert hook.format_number(855050, 0, "fa", group=True) == "۸۵۵٬۰۵۰"
-    assert hook.format_number(0.4618, 1, "en", percent=True) == "46.2%"
-    assert hook.format_number(2.74e-05, 3, "en") == "2.7 × 10<sup>−5</sup>"
-    assert hook.format_number(2.74e-05, 3, "fa") == "۲٫۷ × ۱۰<sup>−۵</sup>"
-    assert hook.format_number(0.0, 3, "en") == "0.000"
+    assert templates.format_number(0.4618, 4, "fa") == "۰٫۴۶۱۸"
+    assert templates.format_number(855050, 0, "fa", group=True) == "۸۵۵٬۰۵۰"
+    assert templates.format_number(0.4618, 1, "en", percent=True) == "46.2%"
+    assert templates.format_number(2.74e-05, 3, "en") == "2.7 × 10<sup>−5</sup>"
+    assert templates.format_number(2.74e-05, 3, "fa") == "۲٫۷ × ۱۰<sup>−۵</sup>"
+    assert templates.format_number(0.0, 3, "en") == "0.000"
     renderer = hook.PageRenderer(hook.Results(tmp_path), {}, {}, "fa", "part1-bert/", hook.make_env())
     out = renderer.render('{% call computed("bert") %}secret {{ R.bert.x }}{% endcall %}', "p.fa.md")
     assert "هنوز محاسبه نشده است" in out and "build_results.py --only bert" in out and "secret" not in out
@@ -136,3 +136,65 @@ def test_the_search_worker_and_the_query_are_normalised_alike(site):
     assert workers and all("hw1Persian" in w.read_text(encoding="utf-8") for w in workers)
     for page in (site / "index.html", site / "en" / "index.html"):
         assert "assets/search.js" in page.read_text(encoding="utf-8")
+
+
+# ----- the configuration a page reads: as run (provenance.json), never configs/ for the run's profile --
+
+def _classification_results(tmp_path, change) -> Path:
+    """results/classification/ with the committed provenance, its recorded configuration changed."""
+    root = Path(__file__).resolve().parents[1]
+    folder = tmp_path / "results" / "classification"
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text("{}")
+    provenance = json.loads((root / "results" / "classification" / "provenance.json").read_text(encoding="utf-8"))
+    change(provenance["config"])
+    (folder / "provenance.json").write_text(json.dumps(provenance), encoding="utf-8")
+    return folder.parent
+
+
+def test_config_is_the_one_the_results_ran_with(tmp_path):
+    from hw1 import config as hw1_config
+
+    results = _classification_results(tmp_path, lambda c: c["mlp"].update(epochs=3))   # e.g. --set
+    profile = json.loads((results / "classification" / "provenance.json").read_text())["profile"]
+    other = "gpu" if profile != "gpu" else "cpu"
+    renderer = hook.PageRenderer(hook.Results(results), {}, {}, "en", "", hook.make_env())
+    page = f'{{{{ config("classification", "{profile}").mlp.epochs }}}} {{{{ config("classification", "{other}").mlp.epochs }}}}'
+    expected = hw1_config.read("classification", other, max_steps=0).values["mlp"]["epochs"]
+    assert renderer.render(page, "p.en.md") == f"3 {expected}"     # the run's profile: as run; another: as resolved
+    assert "from_scratch" not in hw1_config.read("classification", "gpu", max_steps=0).values["beit"]
+
+
+def test_a_recorded_configuration_the_code_no_longer_accepts_fails_naming_the_run(tmp_path):
+    pytest.importorskip("torch")            # the check needs the experiment's Config (its module imports torch)
+    results = _classification_results(tmp_path, lambda c: c["mlp"].update(epochs="three"))
+    renderer = hook.PageRenderer(hook.Results(results), {}, {}, "en", "", hook.make_env())
+    with pytest.raises(Exception, match=r"results/classification/provenance.json \(config\).*mlp.epochs.*rerun"):
+        renderer.render('{{ D.classification }}', "p.en.md")
+
+
+def test_without_torch_the_recorded_configuration_is_used_as_it_is(tmp_path, monkeypatch):
+    """The Pages job installs no torch: the experiment's Config cannot be imported, nothing is checked."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a))
+    results = _classification_results(tmp_path, lambda c: c["mlp"].update(epochs="three"))
+    profile = json.loads((results / "classification" / "provenance.json").read_text())["profile"]
+    renderer = hook.PageRenderer(hook.Results(results), {}, {}, "en", "", hook.make_env())
+    assert renderer.render(f'{{{{ config("classification", "{profile}").mlp.epochs }}}}', "p.en.md") == "three"
+
+
+def test_interface_words_are_in_text_and_in_both_languages():
+    """The site's own words come from text/interface.yaml (hw1.site.words), none from its Python."""
+    from hw1.site import words
+
+    for group in ("page", "overrides_note", "provenance", "verify", "glossary_table"):
+        fa, en = words.words(group, "fa"), words.words(group, "en")
+        assert fa.keys() == en.keys() and all(fa.values()) and all(en.values()), group
+    site = Path(__file__).resolve().parents[1] / "src" / "hw1" / "site"
+    for module in ("hook", "templates", "figures", "records", "results", "words", "postprocess"):
+        text = (site / f"{module}.py").read_text(encoding="utf-8")
+        text = re.sub(r'PERSIAN_ALPHABET = "[^"]*"', "", text)   # the glossary's sort order, not a word
+        persian = re.findall(r"[\u0600-\u06ff\u200c]{2,}", text)
+        assert not persian, f"src/hw1/site/{module}.py holds interface words: {persian[:5]} (text/interface.yaml)"
