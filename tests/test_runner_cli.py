@@ -162,10 +162,13 @@ def test_6_template_syntax_error_names_page_and_line(tmp_path):
 
 # 7. Known archives --------------------------------------------------------------------------------
 
-def test_7_an_unknown_archive_with_a_known_name_is_read_with_a_warning(tmp_path):
+def test_7_an_unknown_archive_with_a_known_name_is_read_with_a_warning(tmp_path, monkeypatch):
     (tmp_path / "cifar10-jpeg.tar.gz").write_bytes(b"not the published archive")
     fp = sources.fingerprint(("cifar10",), tmp_path, tmp_path / "cache")
     assert fp["cifar10"]["known"] is False
+    with pytest.raises(sources.DataError, match="refused before reading it"):  # issue #23: unless accepted
+        sources.warnings_for(fp)
+    monkeypatch.setattr(sources, "_accepted", frozenset([fp["cifar10"]["sha256"]]))
     [warning] = sources.warnings_for(fp)
     assert warning.startswith(f"{tmp_path / 'cifar10-jpeg.tar.gz'} is not the known cifar10-jpeg.tar.gz (CIFAR-10")
     assert "expected 44733d92ca06af4a..." in warning and "read anyway" in warning

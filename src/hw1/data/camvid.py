@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from hw1.data.sources import decoded_folder, mark_decoded
-from hw1.data.tarsafe import iter_files
+from hw1.data.tarsafe import cannot_decode, iter_files
 from hw1.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -96,8 +96,8 @@ def _decode(source: str, data: bytes, mask: bool) -> np.ndarray:
                 array = np.asarray(im.convert("RGB"))
     except DataError:
         raise
-    except Exception as error:  # PIL raises many kinds for corrupt files
-        raise DataError(f"{source}: cannot decode image ({error})") from None
+    except Exception as error:  # noqa: BLE001  PIL raises many kinds for corrupt files
+        raise cannot_decode(source, error) from None
     return array
 
 
@@ -108,7 +108,7 @@ def _read_raw(source: Path) -> dict[str, dict[str, dict[str, tuple[str, bytes]]]
         members = iter_files(source, lambda n: _classify(n) is not None)
         for name, data in members:
             split, kind, stem = _classify(name)  # type: ignore[misc]
-            found[split][kind][stem] = (f"{source}:{name}", data)
+            found[split][kind][stem] = (f"{source}: {name}", data)
     else:
         for split in SPLITS:
             for kind, folder in (("image", split), ("mask", split + "annot")):

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from hw1.data.sources import decoded_folder, locate, mark_decoded
-from hw1.data.tarsafe import iter_files
+from hw1.data.tarsafe import cannot_decode, iter_files
 from hw1.errors import DataError
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -84,13 +84,16 @@ def synthetic(n_train: int, n_test: int, seed: int) -> Cifar10:
 # ----- decoding each layout ---------------------------------------------------------------------
 
 def _decode_image(name: str, payload: bytes, where: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    """The RGB pixels; a DataError naming the archive (or folder) and the member when PIL refuses them,
+    truncated data included (ImageFile.LOAD_TRUNCATED_IMAGES is never set here)."""
+    from PIL import Image
 
     try:
         with Image.open(io.BytesIO(payload)) as image:
+            image.load()
             array = np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise DataError(f"{where}: cannot decode image {name} ({error})") from None
+    except Exception as error:  # noqa: BLE001  PIL raises many kinds (OSError, SyntaxError, ...) for bad files
+        raise cannot_decode(f"{where}: {name}", error) from None
     if array.shape != (32, 32, 3):
         raise DataError(f"{where}: image {name} is {array.shape[1]}x{array.shape[0]}, expected 32x32")
     return array

