@@ -1,11 +1,12 @@
 # The two commands of README.md:  make report   (set up, run experiments, build the site)
 #                                 make test     (set up, run the test suite)
+#                                 make lint     (ruff check and ruff format --check; CI runs it too)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # The data: $HW1_DATA_ROOT when set, else ../shared/data (the one default, in hw1/runner/cli.py).
 export NO_MKDOCS_2_WARNING = 1
 
-.PHONY: report results site pdf serve test bench clean
+.PHONY: report results site pdf serve test lint bench clean
 # The three steps, then what to do next, once, at the end (with the address `mkdocs serve` prints).
 report: $(VENV)/.installed
 	@$(MAKE) --no-print-directory results site pdf RESULTS_FLAGS=--no-next
@@ -34,6 +35,11 @@ serve: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+# Reports only: `ruff format .` and `ruff check --fix .` change files, and are run by hand.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: $(VENV)/.installed
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

@@ -36,7 +36,7 @@ def test_each_stale_part_is_named(stored):
     current, provenance = stored
     p = json.loads(json.dumps(provenance))
     p["key"]["code"] = "0" * 64
-    p["code_hashes"]["src/hw1/experiments/base.py"] = "0" * 64
+    p["code_hashes"]["src/hw1/experiments/base.py"] = "ast1:" + "0" * 64
     p["key"]["config"] = "0" * 64
     p["config"]["num_queries"] = 1
     p["key"]["versions"]["torch"] = "2.0.0"
@@ -93,7 +93,8 @@ def _check(results, data_root, cache) -> tuple[subprocess.CompletedProcess, floa
             "print('torch imported:', 'torch' in sys.modules)\nsys.exit(code)\n")
     start = time.monotonic()
     proc = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env={"HW1_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"})
+                          env={"HW1_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin",
+                               "PYTHONPATH": str(ROOT / "src")})   # this checkout's hw1 (a worktree's too)
     return proc, time.monotonic() - start
 
 
@@ -118,7 +119,7 @@ def test_check_names_each_stale_experiment_and_why(tmp_path):
     p = json.loads((results / "bert" / "provenance.json").read_text())
     p["key"]["config"], p["config"]["seed"] = "0" * 64, 99
     first = next(iter(p["code_hashes"]))
-    p["key"]["code"], p["code_hashes"][first] = "0" * 64, "0" * 64
+    p["key"]["code"], p["code_hashes"][first] = "0" * 64, "ast1:" + "0" * 64
     (results / "bert" / "provenance.json").write_text(json.dumps(p))
     (results / "segmentation" / "metrics.json").write_text("{")
     proc, _ = _check(results, data, cache)

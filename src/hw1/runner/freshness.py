@@ -2,8 +2,9 @@
 
 An experiment's cache key (stored as `key` in results/<name>/provenance.json) is:
 
-    code         hash of the experiment module and every hw1 module it imports (found statically;
-                 per-file hashes are stored as `code_hashes`, so that a rerun can say which changed)
+    code         hash of the experiment module, every hw1 module it imports (found statically) and
+                 the files they declare in READS; per-file hashes are stored as `code_hashes`, so
+                 that a rerun can say which file changed
     config       hash of the resolved configuration (stored whole as `config`: changed keys are named)
     inputs       hash of the content fingerprints of its declared inputs (hw1.data.sources)
     profile      smoke | cpu | gpu
@@ -17,6 +18,20 @@ A difference in device_type or precision alone does not. The results are kept an
 newcomer on a machine without native bf16 (AVX2 only) would be forced into an 80-minute rerun
 merely to look at results that are correct for the machine that made them; --verify measures
 how far a rerun here would land (within the experiment's cross-machine tolerance).
+
+The code is hashed by its meaning, not its bytes, so that a comment, a docstring or a reformatting
+(`ruff format`) does not cost a rerun. A Python file's hash is `ast1:` + the sha256 of its syntax
+tree without docstrings (the first statement of a module, class or function when it is a string)
+and without positions: comments, line breaks, indentation inside brackets and quotes ' or " leave
+it unchanged; a changed constant, name, default or statement changes it. The tree is written out
+field by field, leaving out empty fields, so that the same source hashes the same on every Python
+this project supports (ast.dump itself shows a `type_params=[]` from 3.12 and hides empty fields
+from 3.13). A YAML file read by the code (READS) is hashed as `yaml1:` + the sha256 of its parsed
+content (sorted JSON), so that its comments and layout do not count either (a file with keys that
+are not strings, or values JSON cannot hold, keeps a byte hash: `1:` and `"1":` must differ). Any
+other file (a font) is hashed by its bytes (a bare sha256). The tag names the scheme: results
+hashed by an earlier scheme are stale once, and say so. The configs/<name>.yaml are not code files:
+they are compared by their resolved values (`config` in the key), so their comments never counted.
 
 Versions are compared without their local part (`2.13.0+cpu` and `2.13.0+cu126` are the same
 release; the build is the device question above). A package not installed here (the site-only
@@ -33,6 +48,7 @@ This module imports no torch: `build_results.py --check` and a fully cached run 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.metadata as metadata
 import json
@@ -63,8 +79,22 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
+def _parse(source: str) -> ast.Module:
+    """ast.parse, once per source (the experiments share most modules): the tree is not to be changed."""
+    return ast.parse(source)
+
+
+def _tree(path: Path) -> ast.Module:
+    try:
+        return _parse(path.read_text(encoding="utf-8"))
+    except SyntaxError as error:
+        error.filename = str(path)
+        raise
+
+
 def _imported_hw1_modules(path: Path, module: str) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = _tree(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -102,7 +132,7 @@ def code_files(module: str) -> list[Path]:
 def declared_reads(path: Path) -> list[Path]:
     """The files a module declares it reads, as a top-level `READS = ("text/x.yaml", ...)` (paths
     relative to the project): they shape its results as much as its code does."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = _tree(path)
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "READS" for t in node.targets):
             return [PROJECT_ROOT / name for name in ast.literal_eval(node.value)]
@@ -110,7 +140,7 @@ def declared_reads(path: Path) -> list[Path]:
 
 
 def code_hashes(module: str) -> dict[str, str]:
-    """{path relative to the project: sha256} for code_files(module) and the files they declare."""
+    """{path relative to the project: file_hash} for code_files(module) and the files they declare."""
     files = code_files(module)
     if not files:
         raise ConfigError(f"experiment module {module} not found under {SRC_ROOT}")
@@ -118,7 +148,90 @@ def code_hashes(module: str) -> dict[str, str]:
     missing = [str(p.relative_to(PROJECT_ROOT)) for p in files if not p.is_file()]
     if missing:
         raise ConfigError(f"{', '.join(missing)}: declared in READS but not found")
-    return {str(p.relative_to(PROJECT_ROOT)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    return {str(p.relative_to(PROJECT_ROOT)): file_hash(p) for p in files}
+
+
+PYTHON_SCHEME, YAML_SCHEME = "ast1:", "yaml1:"   # change the tag when the hashing below changes
+
+
+DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _without_docstring(body: list) -> list:
+    """A module's, class's or function's body without its docstring (a leading string statement)."""
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[1:]
+    return body
+
+
+def _dump(node) -> str:
+    """ast.dump(node, annotate_fields=True, include_attributes=False) without docstrings and without
+    the fields that are None or empty, nor the empty pieces of an f-string: the same on every Python
+    >= 3.11 (fields new in a later version are empty for code that does not use them; checked on
+    3.11.7, 3.12.1 and 3.13.0). No positions: line numbers are attributes, not fields."""
+    if isinstance(node, ast.AST):
+        fields = []
+        for name, value in ast.iter_fields(node):
+            if name == "body" and isinstance(node, DOCUMENTED):
+                value = _without_docstring(value)
+            elif name == "values" and isinstance(node, ast.JoinedStr):
+                # an empty piece of an f-string says nothing (3.12.1 ends the spec of f"{x:>{w}}" with one)
+                value = [v for v in value if not (isinstance(v, ast.Constant) and v.value == "")]
+            if value is not None and value != []:
+                fields.append(f"{name}={_dump(value)}")
+        return f"{type(node).__name__}({', '.join(fields)})"
+    if isinstance(node, list):
+        return "[" + ", ".join(_dump(item) for item in node) + "]"
+    return repr(node)   # a constant: 0.1 and 0.10 are one value, 1 and 1.0 and True are three
+
+
+def python_hash(source: str) -> str:
+    """`ast1:` + sha256 of the meaning of Python source: comments, docstrings and layout do not count."""
+    return PYTHON_SCHEME + hashlib.sha256(_dump(_parse(source)).encode()).hexdigest()
+
+
+def _json_safe(value) -> bool:
+    """Whether json.dumps keeps `value` whole: string keys only (json writes 1 and "1" alike) and
+    JSON values only (no dates)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_safe(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_json_safe(v) for v in value)
+    return value is None or isinstance(value, (str, int, float))
+
+
+def yaml_hash(text: str) -> str | None:
+    """`yaml1:` + sha256 of the parsed content of YAML text, or None when it cannot stand for the file
+    (unparsable, or not JSON-safe): then the bytes are hashed."""
+    import yaml   # PyYAML, a requirement; imported here, as only a READS file needs it
+
+    try:
+        content = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if not _json_safe(content):
+        return None
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return YAML_SCHEME + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def file_hash(path: Path) -> str:
+    """The hash of one code file by its meaning: python_hash for .py, yaml_hash for .yaml/.yml,
+    sha256 of the bytes for any other file (and for a .py or YAML file that does not parse)."""
+    return _content_hash(path.suffix, path.read_bytes())
+
+
+@functools.lru_cache(maxsize=256)
+def _content_hash(suffix: str, data: bytes) -> str:
+    try:
+        if suffix == ".py":
+            return python_hash(data.decode("utf-8"))
+        if suffix in (".yaml", ".yml"):
+            return yaml_hash(data.decode("utf-8")) or hashlib.sha256(data).hexdigest()
+    except (UnicodeDecodeError, SyntaxError, ValueError):
+        pass
+    return hashlib.sha256(data).hexdigest()
 
 
 def stable_hash(obj) -> str:
@@ -280,9 +393,21 @@ def _code_reason(current: Current, stored: dict) -> str:
     old = stored.get("code_hashes")
     if not isinstance(old, dict):
         return "code changed (no per-file hashes stored)"
-    names = [f"{p} (new)" if p not in old else p for p in current.code if old.get(p) != current.code[p]]
+    changed = [p for p in current.code if old.get(p) != current.code[p]]
+    # a hash of another scheme (a byte hash where this code hashes the meaning) says nothing of the file
+    rehashed = [p for p in changed if p in old and _scheme(str(old[p])) != _scheme(current.code[p])]
+    names = [f"{p} (new)" if p not in old else p for p in changed if p not in rehashed]
     names += [f"{p} (no longer used)" for p in old if p not in current.code]
+    if rehashed:
+        schemes = ", ".join(sorted({_scheme(current.code[p]) for p in rehashed}))
+        files = f"{len(rehashed)} file" + ("s" if len(rehashed) > 1 else "")
+        names.insert(0, f"{files} hashed by an earlier scheme (now {schemes})")
     return "code changed: " + ", ".join(names)
+
+
+def _scheme(digest: str) -> str:
+    """The scheme tag of a code hash (`ast1:`, `yaml1:`), or `sha256` for a bare byte hash."""
+    return digest.split(":", 1)[0] + ":" if ":" in digest else "sha256"
 
 
 def _versions_reason(current: Current, key: dict) -> str:
