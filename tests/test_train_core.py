@@ -117,7 +117,7 @@ def test_estimate_times_steps_and_leaves_the_run_unchanged():
     real_fit = loop.fit
 
     def fit_after_estimate(**kwargs):
-        calls.append(loop.estimate(**kwargs))
+        calls.append(loop.estimate_plan(kwargs))
         return real_fit(**kwargs)
     loop.fit, original = fit_after_estimate, loop.fit
     try:
@@ -126,3 +126,14 @@ def test_estimate_times_steps_and_leaves_the_run_unchanged():
         loop.fit = original
     assert calls and calls[0] > 0
     assert again.train_loss == plain.train_loss and again.evals == plain.evals
+    with pytest.raises(TypeError):   # explicit parameters: a misspelt argument is an error, not ignored
+        loop.estimate(model=None, grad_clipping=1.0)
+
+
+def test_train_step_leaves_the_numbers_on_the_device():
+    """fit() reads losses in one go at evaluations; train_step must not convert them (a sync per step)."""
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss, stats = loop.train_step(model, opt, None, torch.ones(2, 3),
+                                  lambda b: (model(b).pow(2).mean(), {"n": 2}), "cpu", "fp32", None)
+    assert torch.is_tensor(loss) and not loss.requires_grad and torch.is_tensor(stats["n"])

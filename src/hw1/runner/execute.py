@@ -199,6 +199,27 @@ def _provenance(plan: Plan, key: dict, git: str, threads: int, started: tuple[st
     }
 
 
+CPU_DETERMINISM = "deterministic: the CPU kernels used give the same bytes on a rerun (--verify: tolerance 0)"
+CUDA_DETERMINISM = ("deterministic algorithms on (torch.use_deterministic_algorithms, warn_only; cuBLAS workspace "
+                    ":4096:8; cudnn.benchmark off), but a few CUDA kernels have no deterministic version (the "
+                    "backward of bilinear interpolation): --verify on the same GPU uses the experiment's "
+                    "tolerance_across, not 0")
+
+
+def make_deterministic(device: str) -> str:
+    """Ask for deterministic kernels on CUDA; what was done, for provenance (`determinism`)."""
+    import os
+
+    import torch
+
+    if not device.startswith("cuda"):
+        return CPU_DETERMINISM
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")   # read when cuBLAS starts: before any matmul
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    return CUDA_DETERMINISM
+
+
 def run_one(plan: Plan, module, config, options: Options, git: str, default_threads: int) -> None:
     import random
 
@@ -211,6 +232,7 @@ def run_one(plan: Plan, module, config, options: Options, git: str, default_thre
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
+    determinism = make_deterministic(plan.device)
     key = plan.current.key(device_type(plan.device), plan.precision)
     started = (dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(), time.monotonic())
     tmp = folders.fresh_tmp(options.results, plan.spec.name)
@@ -221,8 +243,9 @@ def run_one(plan: Plan, module, config, options: Options, git: str, default_thre
         if not isinstance(metrics, dict):
             raise TypeError(f"{plan.spec.module}.run returned {type(metrics).__name__}, expected a dict")
         write_json(tmp / "metrics.json", metrics)
-        write_json(tmp / "provenance.json", _provenance(plan, key, git, threads, started, output_hashes(tmp),
-                                                         options.overrides_for(plan.spec.name)))
+        provenance = _provenance(plan, key, git, threads, started, output_hashes(tmp),
+                                 options.overrides_for(plan.spec.name))
+        write_json(tmp / "provenance.json", {**provenance, "determinism": determinism})
         folders.swap_in(tmp, options.results / plan.spec.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

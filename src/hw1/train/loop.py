@@ -44,9 +44,45 @@ def set_threads(threads: int | None) -> int:
     return previous
 
 
+class StepClock:
+    """Seconds of each training step without waiting for the device at every step: on the CPU a
+    step's work is done when its call returns (perf_counter around it is exact); on CUDA a pair of
+    events is recorded around it and read when the loop synchronises anyway (logging, evaluation)."""
+
+    def __init__(self, device: str):
+        self.cuda = device.startswith("cuda")
+        self.pending: list = []
+
+    def start(self):
+        if self.cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            return event
+        return time.perf_counter()
+
+    def stop(self, started) -> None:
+        if self.cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            self.pending.append((started, event))
+        else:
+            self.pending.append((started, time.perf_counter()))
+
+    def collect(self) -> list[float]:
+        """The seconds of the steps stopped since the last call (synchronises on CUDA)."""
+        if self.cuda:
+            torch.cuda.synchronize()
+            seconds = [a.elapsed_time(b) / 1000 for a, b in self.pending]
+        else:
+            seconds = [b - a for a, b in self.pending]
+        self.pending = []
+        return seconds
+
+
 def train_step(model, optimizer, scheduler, batch, loss_fn, device: str, precision: str,
-               grad_clip: float | None) -> tuple[float, dict]:
-    """One optimizer step on one batch: (loss, stats as floats)."""
+               grad_clip: float | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One optimizer step on one batch: the loss and the stats as detached 0-d tensors, left on the
+    device (reading them as floats would wait for the device at every step)."""
     model.train()
     with autocast(device, precision):
         out = loss_fn(batch)
@@ -58,10 +94,8 @@ def train_step(model, optimizer, scheduler, batch, loss_fn, device: str, precisi
     optimizer.step()
     if scheduler is not None:
         scheduler.step()
-    loss_value = float(loss.detach())            # also waits for the device
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return loss_value, {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in stats.items()}
+    return loss.detach(), {k: v.detach() if torch.is_tensor(v) else torch.tensor(float(v))
+                           for k, v in stats.items()}
 
 
 def fit(*, model: torch.nn.Module, optimizer, scheduler, steps: int,
@@ -72,36 +106,51 @@ def fit(*, model: torch.nn.Module, optimizer, scheduler, steps: int,
         threads: int | None = None, progress=None, desc: str = "training") -> History:
     """Train `model` for `steps` steps. loss_fn(batch) returns the loss, or (loss, {name: scalar})
     whose values are averaged between evaluations into the eval points as train_<name>. phase(step)
-    labels steps for the timing (e.g. the image size); its first step is timed apart (compilation)."""
+    labels steps for the timing (e.g. the image size); its first step is timed apart (compilation).
+
+    As in nanoGPT, the loop does not wait for the device at every step: losses and the running
+    sums stay on the device and are read at each evaluation (and at the end), in one go."""
     previous_threads = set_threads(threads)
     history = History()
-    window: dict[str, float] = {}
+    window: dict[str, torch.Tensor] = {}      # running sums since the last evaluation, on the device
     window_steps = 0
+    losses: list[torch.Tensor] = []           # the steps' losses since the last read
+    labels: list[str] = []                    # the steps' phase labels since the last read
     phases: dict[str, dict] = {}
+    clock = StepClock(device)
+
+    def read_pending() -> None:               # one synchronisation for all steps since the last one
+        history.train_loss.extend(torch.stack(losses).float().tolist() if losses else [])
+        for label, seconds in zip(labels, clock.collect()):
+            p = phases.setdefault(label, {"steps": 0, "seconds": 0.0, "first_step_s": seconds})
+            p["steps"] += 1
+            p["seconds"] += seconds
+        losses.clear()
+        labels.clear()
+
     steps_iter = progress(range(1, steps + 1), desc=desc) if progress else range(1, steps + 1)
     start = time.perf_counter()
     try:
         for step in steps_iter:
-            t0 = time.perf_counter()
-            loss_value, stats = train_step(model, optimizer, scheduler, next_batch(step), loss_fn, device,
-                                           precision, grad_clip)
-            seconds = time.perf_counter() - t0
+            started = clock.start()
+            loss, stats = train_step(model, optimizer, scheduler, next_batch(step), loss_fn, device,
+                                     precision, grad_clip)
+            clock.stop(started)
             history.step.append(step)
-            history.train_loss.append(loss_value)
-            for k, v in {"loss": loss_value, **stats}.items():
-                window[k] = window.get(k, 0.0) + v
+            losses.append(loss)
+            labels.append(phase(step) if phase else "all")
+            for k, v in {"loss": loss, **stats}.items():
+                window[k] = window[k] + v.double() if k in window else v.double()
             window_steps += 1
-            label = phase(step) if phase else "all"
-            p = phases.setdefault(label, {"steps": 0, "seconds": 0.0, "first_step_s": seconds})
-            p["steps"] += 1
-            p["seconds"] += seconds
             if evaluate and (step == steps or (eval_every and step % eval_every == 0)):
+                read_pending()
                 model.eval()
                 with torch.no_grad():
-                    point = {"step": step, **{f"train_{k}": v / window_steps for k, v in window.items()},
+                    point = {"step": step, **{f"train_{k}": float(v) / window_steps for k, v in window.items()},
                              **evaluate(step)}
                 history.evals.append(point)
                 window, window_steps = {}, 0
+        read_pending()
     finally:
         set_threads(previous_threads)
     trained = sum(p["seconds"] for p in phases.values())
@@ -114,35 +163,50 @@ def fit(*, model: torch.nn.Module, optimizer, scheduler, steps: int,
     return history
 
 
+def _rng_states(device: str) -> tuple:
+    cuda = torch.cuda.get_rng_state_all() if device.startswith("cuda") else None
+    return torch.get_rng_state(), cuda
+
+
+def _restore_rng_states(states: tuple) -> None:
+    torch.set_rng_state(states[0])
+    if states[1] is not None:
+        torch.cuda.set_rng_state_all(states[1])
+
+
 def estimate(*, model: torch.nn.Module, optimizer, scheduler, steps: int, next_batch, loss_fn, device: str,
              precision: str = "fp32", grad_clip: float | None = None, eval_every: int = 0, evaluate=None,
-             phase=None, threads: int | None = None, timed: int = 2, **_ignored) -> float:
+             phase=None, threads: int | None = None, timed: int = 2) -> float:
     """Seconds that fit() with the same arguments would take, from a few timed steps of each phase
     (after one untimed warm-up step, which also compiles) and one timed evaluation. Model, optimizer,
-    scheduler and random state are restored afterwards, so the run that follows is unchanged."""
+    scheduler and the random states (CPU and CUDA) are restored afterwards, so the run that follows
+    is unchanged."""
     import copy
 
     saved = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()),
-             scheduler.state_dict() if scheduler is not None else None, torch.get_rng_state())
+             scheduler.state_dict() if scheduler is not None else None, _rng_states(device))
     previous_threads = set_threads(threads)
     counts: dict[str, list[int]] = {}
     for step in range(1, steps + 1):
         counts.setdefault(phase(step) if phase else "all", []).append(step)
+    clock = StepClock(device)
     total = 0.0
     try:
-        for label, members in counts.items():
-            seconds = []
+        for _, members in counts.items():
             for k in range(timed + 1):
-                step = members[min(k, len(members) - 1)]
-                t0 = time.perf_counter()
-                train_step(model, optimizer, scheduler, next_batch(step), loss_fn, device, precision, grad_clip)
-                seconds.append(time.perf_counter() - t0)
-            total += sorted(seconds[1:])[len(seconds[1:]) // 2] * len(members)
+                started = clock.start()
+                train_step(model, optimizer, scheduler, next_batch(members[min(k, len(members) - 1)]), loss_fn,
+                           device, precision, grad_clip)
+                clock.stop(started)
+            seconds = clock.collect()[1:]            # without the warm-up step
+            total += sorted(seconds)[len(seconds) // 2] * len(members)
         if evaluate is not None:
             model.eval()
             t0 = time.perf_counter()
             with torch.no_grad():
                 evaluate(0)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
             evals = (steps // eval_every if eval_every else 0) + (0 if eval_every and steps % eval_every == 0 else 1)
             total += (time.perf_counter() - t0) * evals
     finally:
@@ -151,8 +215,17 @@ def estimate(*, model: torch.nn.Module, optimizer, scheduler, steps: int, next_b
         optimizer.load_state_dict(saved[1])
         if scheduler is not None:
             scheduler.load_state_dict(saved[2])
-        torch.set_rng_state(saved[3])
+        _restore_rng_states(saved[3])
     return total
+
+
+def estimate_plan(plan: dict) -> float:
+    """estimate() of a plan written for fit(): the arguments that change nothing in the time
+    (items_per_step, progress, desc) are left out."""
+    import inspect
+
+    accepted = inspect.signature(estimate).parameters
+    return estimate(**{k: v for k, v in plan.items() if k in accepted})
 
 
 def time_steps(run_step: Callable[[], None], n: int = 3) -> float:
@@ -168,7 +241,7 @@ def time_steps(run_step: Callable[[], None], n: int = 3) -> float:
 
 def log_estimate(ctx, plans: dict[str, dict]) -> dict[str, float]:
     """Estimate each plan (fit() keyword arguments) and log one line before the work starts."""
-    seconds = {label: estimate(**kwargs) for label, kwargs in plans.items()}
+    seconds = {label: estimate_plan(kwargs) for label, kwargs in plans.items()}
     parts = ", ".join(f"{label} {s / 60:.1f} min" for label, s in seconds.items())
     ctx.log(f"estimated training time: {parts}; {sum(seconds.values()) / 60:.1f} min in all "
             f"(from a few timed steps; compilation and test evaluation not included)")
