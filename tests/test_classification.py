@@ -158,3 +158,17 @@ def test_smoke_run_writes_everything(tmp_path):
 def test_bad_beit_options_are_named(option, message):
     with pytest.raises(ConfigError, match=f"configs/classification.yaml: profiles.smoke.beit.{message}"):
         smoke_config(**option)
+
+
+def test_cnn_shapes_parameters_and_config_check():
+    import torch
+
+    from hw1.config import Invalid
+    from hw1.experiments.classification import CNNConfig
+    from hw1.models.cnn import CNN, count_parameters
+
+    model = CNN((24, 48, 96, 192))
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert count_parameters(model) == 657_144   # the cpu profile's CNN, as the page states it
+    with pytest.raises(Invalid, match="widths"):
+        CNNConfig(widths=[8, 8, 8]).check()

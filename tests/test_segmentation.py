@@ -216,3 +216,19 @@ def test_smoke_run_writes_metrics_and_figures(tmp_path):
     assert [p["key"] for p in palette][:2] == ["sky", "building"] and palette[0]["color"] == "#808080"
     table = json.loads((tmp_path / "out" / "tables" / "comparison.json").read_text())
     assert [row[0] for row in table["rows"]] == ["SegFormer", "BEiT"]
+
+
+def test_equal_schedule_takes_beit_schedule_and_segformer_architecture():
+    import yaml
+
+    from hw1.experiments.segmentation import ModelSpec, equal_schedule_spec
+
+    raw = yaml.safe_load((Path(__file__).parents[1] / "configs" / "segmentation.yaml").read_text())
+    segformer = ModelSpec(**raw["profiles"]["cpu"]["models"]["segformer"])
+    beit = ModelSpec(**raw["profiles"]["cpu"]["models"]["beit"])
+    spec = equal_schedule_spec(segformer, beit)
+    assert spec.arch == "segformer" and spec.config == segformer.config
+    for key in ("steps", "warmup_steps", "lr", "weight_decay", "batch_size", "train_size", "eval_size",
+                "scale_range", "early_train_size", "loss_resolution", "eval_every"):
+        assert getattr(spec, key) == getattr(beit, key), key
+    assert raw["profiles"]["cpu"]["equal_schedule"] is True

@@ -1,7 +1,10 @@
-"""Part 2-3: CIFAR-10 classification with the original report's MLP and with BEiT.
+"""Part 2-3: CIFAR-10 classification with the original report's MLP, a small CNN and BEiT.
 
 * MLP: exactly the original's Keras model (3072-256-256-10, SGD 0.01, momentum 0.9, Nesterov,
   Keras' time-based decay 1e-6 per iteration, batch 32, pixels in [0, 1]), for a number of epochs.
+* CNN (hw1.models.cnn): the baseline a transformer is measured against, trained for a number of
+  steps (SGD with Nesterov momentum, linear warm-up and decay, label smoothing, crop + flip; the
+  test prediction averages the image and its mirror image).
 * BEiT (transformers' BeitForImageClassification), for a number of steps:
   - cpu profile: a small BEiT trained from scratch at 32 px (AdamW, warm-up then cosine, label
     smoothing, random crop + flip, bf16 autocast where the CPU has it natively, torch.compile),
@@ -27,6 +30,7 @@ from hw1.experiments.base import Context, round_floats
 from hw1.experiments.classification_figures import save_dataset_samples, save_figures, save_samples
 from hw1.metrics import classification_report, confusion_matrix
 from hw1.models import beit as beit_models
+from hw1.models import cnn as cnn_models
 from hw1.models import mlp as mlp_models
 from hw1.train.batches import batch_indices, step_generator
 from hw1.train.loop import fit, log_estimate
@@ -50,6 +54,29 @@ class MLPConfig:
     nesterov: bool = True
     decay: float = 1e-6              # Keras' time-based decay, per iteration
     threads: Positive = 1            # batch 32 is too small to gain from a second thread
+
+
+@dataclass
+class CNNConfig:
+    widths: list[int] = field(default_factory=lambda: [24, 48, 96, 192])   # stem and the three stages
+    steps: Positive = 1400           # optimizer steps: the length of the run
+    batch_size: Positive = 256
+    lr: float = 0.1                  # peak, after a linear warm-up; then linear decay to 0
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4       # on the weights, not on biases and norms (hw1.train.optim)
+    warmup_steps: Annotated[int, Check(min=0)] = 70
+    label_smoothing: float = 0.2
+    crop_padding: Annotated[int, Check(min=0)] = 2
+    flip: bool = True
+    flip_test: bool = True           # predict from the image and its mirror image (mean logits)
+    eval_every: Positive = 175
+    eval_batch_size: Positive = 1000
+    threads: int | None = None       # None: the experiment's `threads`
+
+    def check(self):
+        if len(self.widths) != 4:
+            raise Invalid("widths", f"must give 4 widths (stem and three stages), got {self.widths}")
 
 
 @dataclass
@@ -109,6 +136,7 @@ class Config:
     sample_seed: int = 1
     sample_px: int = 96
     mlp: MLPConfig = field(default_factory=MLPConfig)
+    cnn: CNNConfig = field(default_factory=CNNConfig)
     beit: BeitConfig = field(default_factory=BeitConfig)
 
 
@@ -124,11 +152,14 @@ def normalise(x_u8: torch.Tensor, mean, std) -> torch.Tensor:
 # ----- evaluation ---------------------------------------------------------------------------------
 
 @torch.no_grad()
-def predict(forward, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, torch.Tensor]:
-    """(mean cross-entropy, predicted labels) over a dataset, in batches. forward: batch -> logits."""
+def predict(forward, x: torch.Tensor, y: torch.Tensor, batch_size: int, device: str,
+            precision: str) -> tuple[float, torch.Tensor]:
+    """(mean cross-entropy, predicted labels) over a dataset, in batches. forward: batch -> logits,
+    run in the precision the model trained in."""
     total, preds = 0.0, []
     for i in range(0, len(y), batch_size):
-        logits = forward(x[i:i + batch_size]).float()
+        with autocast(device, precision):
+            logits = forward(x[i:i + batch_size]).float()
         total += float(F.cross_entropy(logits, y[i:i + batch_size], reduction="sum"))
         preds.append(logits.argmax(1))
     return total / max(len(y), 1), torch.cat(preds)
@@ -143,11 +174,11 @@ def report(loss: float, pred: torch.Tensor, y: torch.Tensor) -> tuple[dict, torc
             "per_class": r["per_class"]}, confusion
 
 
-def validation(forward, val: cifar10.Split, batch_size: int):
+def validation(forward, val: cifar10.Split, batch_size: int, device: str, precision: str):
     """evaluate(step) for fit(): validation loss, accuracy and macro-F1 (the columns that
     transformers' Trainer prints at each evaluation, with the training loss since the last one)."""
     def evaluate(step: int) -> dict:
-        loss, pred = predict(forward, val.x, val.y, batch_size)
+        loss, pred = predict(forward, val.x, val.y, batch_size, device, precision)
         r = classification_report(confusion_matrix(pred.cpu(), val.y.cpu(), len(CLASSES)))
         return {"val_loss": loss, "val_accuracy": float((pred.cpu() == val.y.cpu()).float().mean()),
                 "val_f1": r["macro_f1"]}
@@ -155,6 +186,8 @@ def validation(forward, val: cifar10.Split, batch_size: int):
 
 
 # ----- MLP ----------------------------------------------------------------------------------------
+
+MLP_PRECISION = "fp32"   # the original's Keras model trained in fp32: a replication keeps it
 
 def mlp_plan(c: MLPConfig, train: cifar10.Split, val: cifar10.Split, ctx: Context) -> dict:
     """The MLP's training, as the keyword arguments of fit() (and of estimate())."""
@@ -177,8 +210,9 @@ def mlp_plan(c: MLPConfig, train: cifar10.Split, val: cifar10.Split, ctx: Contex
         return F.cross_entropy(logits, yb), {"accuracy": (logits.argmax(1) == yb).float().mean()}
 
     return dict(model=model, optimizer=optimizer, scheduler=scheduler, steps=c.epochs * per_epoch,
-                next_batch=next_batch, loss_fn=loss_fn, device=ctx.device, precision="fp32",
-                eval_every=per_epoch, evaluate=validation(model, x_val, 5000), items_per_step=c.batch_size,
+                next_batch=next_batch, loss_fn=loss_fn, device=ctx.device, precision=MLP_PRECISION,
+                eval_every=per_epoch, evaluate=validation(model, x_val, 5000, ctx.device, MLP_PRECISION),
+                items_per_step=c.batch_size,
                 threads=c.threads, progress=ctx.progress, desc="MLP")
 
 
@@ -189,6 +223,53 @@ def train_mlp(c: MLPConfig, train: cifar10.Split, val: cifar10.Split, ctx: Conte
     for e in history.evals:
         e["epoch"] = e["step"] / plan["eval_every"]
     return plan["model"].eval(), history, plan["scheduler"].get_last_lr()[0]
+
+
+# ----- CNN ----------------------------------------------------------------------------------------
+
+def cnn_plan(c: CNNConfig, train: cifar10.Split, val: cifar10.Split, ctx: Context, threads: int | None):
+    """(model, forward, the keyword arguments of fit()) for the CNN; forward(uint8 batch) -> logits
+    (with flip_test, the mean of the image's and its mirror image's logits)."""
+    device = ctx.device
+    model = cnn_models.CNN(tuple(c.widths), len(CLASSES)).to(device, memory_format=torch.channels_last)
+
+    def inputs(x_u8: torch.Tensor) -> torch.Tensor:   # channels-last: oneDNN's fast layout for convolutions
+        return normalise(x_u8.to(device), CIFAR_MEAN, CIFAR_STD).contiguous(memory_format=torch.channels_last)
+
+    def forward(x_u8: torch.Tensor) -> torch.Tensor:
+        x = inputs(x_u8)
+        return (model(x) + model(x.flip(-1))) / 2 if c.flip_test else model(x)
+
+    optimizer = sgd(model, c.lr, c.momentum, c.nesterov, c.weight_decay)
+    scheduler = schedule(optimizer, "polynomial", c.steps, c.warmup_steps, power=1.0)   # linear decay
+    n, bs = len(train.y), c.batch_size
+
+    def next_batch(step: int):   # the last partial batch of an epoch is dropped: one shape
+        idx = batch_indices(step, n, bs, ctx.seed)
+        x = augment.augment(train.x[idx], c.crop_padding, c.flip, step_generator(step, ctx.seed))
+        return inputs(x), train.y[idx].to(device)
+
+    def loss_fn(batch):
+        xb, yb = batch
+        logits = model(xb).float()
+        loss = F.cross_entropy(logits, yb, label_smoothing=c.label_smoothing)
+        return loss, {"accuracy": (logits.detach().argmax(1) == yb).float().mean()}
+
+    return model, forward, dict(
+        model=model, optimizer=optimizer, scheduler=scheduler, steps=c.steps, next_batch=next_batch,
+        loss_fn=loss_fn, device=device, precision=ctx.precision, eval_every=c.eval_every,
+        evaluate=validation(forward, cifar10.Split(val.x, val.y.to(device)), c.eval_batch_size, device,
+                            ctx.precision),
+        items_per_step=bs, threads=threads, progress=ctx.progress, desc="CNN")
+
+
+def train_cnn(c: CNNConfig, train: cifar10.Split, plan: tuple):
+    """(model, forward, history); history.evals carry `epoch`."""
+    model, forward, kwargs = plan
+    history = fit(**kwargs)
+    for e in history.evals:
+        e["epoch"] = e["step"] * c.batch_size / len(train.y)
+    return model.eval(), forward, history
 
 
 # ----- BEiT ---------------------------------------------------------------------------------------
@@ -207,7 +288,7 @@ def build_beit(c: BeitConfig):
 
 def beit_plan(c: BeitConfig, model, mean, std, train: cifar10.Split, val: cifar10.Split, ctx: Context):
     """(forward, the keyword arguments of fit()) for BEiT; forward(uint8 batch) -> logits."""
-    device, precision = ctx.device, ctx.precision
+    device = ctx.device
     model.to(device)
 
     def forward(x_u8: torch.Tensor, size: int | None = None) -> torch.Tensor:
@@ -217,10 +298,10 @@ def beit_plan(c: BeitConfig, model, mean, std, train: cifar10.Split, val: cifar1
         size = size or c.image_size
         if x.shape[-1] != size:
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=size < x.shape[-1])
-        with autocast(device, precision):
-            return model(pixel_values=x).logits
+        return model(pixel_values=x).logits
 
-    # dynamic=False: one specialised graph per image size (a shape-generic one ran slower than eager)
+    # dynamic=False: one specialised graph per image size (a shape-generic one ran slower than eager);
+    # compiled inside fit()'s autocast, so the graph has the run's precision
     train_forward = torch.compile(forward, dynamic=False) if c.compile else forward
     optimizer = adamw(model, c.lr, c.weight_decay)
     scheduler = schedule(optimizer, "cosine", c.steps, c.warmup_steps, min_lr_ratio=c.min_lr / c.lr)
@@ -239,9 +320,9 @@ def beit_plan(c: BeitConfig, model, mean, std, train: cifar10.Split, val: cifar1
 
     return forward, dict(
         model=model, optimizer=optimizer, scheduler=scheduler, steps=c.steps, next_batch=next_batch,
-        loss_fn=loss_fn, device=device, precision="fp32",   # autocast inside forward (compiled with it)
-        grad_clip=c.grad_clip, eval_every=c.eval_every,
-        evaluate=validation(forward, cifar10.Split(val.x, val.y.to(device)), c.eval_batch_size),
+        loss_fn=loss_fn, device=device, precision=ctx.precision, grad_clip=c.grad_clip, eval_every=c.eval_every,
+        evaluate=validation(forward, cifar10.Split(val.x, val.y.to(device)), c.eval_batch_size, device,
+                            ctx.precision),
         phase=lambda step: f"{c.image_size_at(step)}px", items_per_step=bs, progress=ctx.progress, desc="BEiT")
 
 
@@ -275,11 +356,14 @@ def run(config: Config, ctx: Context) -> dict:
     beit_model, mean, std = build_beit(c)       # before any training: a missing checkpoint fails now
     beit = beit_plan(c, beit_model, mean, std, train, val, ctx)
     mlp = mlp_plan(config.mlp, train, val, ctx)
-    estimates = log_estimate(ctx, {"MLP": mlp, "BEiT": beit[1]})
+    cnn = cnn_plan(config.cnn, train, val, ctx, config.cnn.threads)
+    test_passes = len(data.y_test) / max(len(val.y), 1)        # the test set, once, in validation passes
+    estimates = log_estimate(ctx, {"MLP": mlp, "CNN": cnn[2], "BEiT": beit[1]},
+                             {"MLP": test_passes, "CNN": test_passes, "BEiT": test_passes})
 
     mlp_model, mlp_history, final_lr = train_mlp(config.mlp, train, val, ctx, plan=mlp)
     x_test_flat = data.x_test.flatten(1).float().div_(255).to(ctx.device)
-    loss, mlp_pred = predict(mlp_model, x_test_flat, data.y_test.to(ctx.device), 5000)
+    loss, mlp_pred = predict(mlp_model, x_test_flat, data.y_test.to(ctx.device), 5000, ctx.device, MLP_PRECISION)
     mlp_pred = mlp_pred.cpu()
     mlp_test, mlp_confusion = report(loss, mlp_pred, data.y_test)
     ctx.save_table("mlp_summary", ["layer", "output shape", "parameters"],
@@ -287,26 +371,49 @@ def run(config: Config, ctx: Context) -> dict:
     save_figures(ctx, "mlp", "MLP", mlp_history, mlp_confusion)
     ctx.log(f"MLP: test accuracy {mlp_test['accuracy']:.4f}, macro-F1 {mlp_test['macro_f1']:.4f}")
 
+    cnn_model, cnn_forward, cnn_history = train_cnn(config.cnn, train, cnn)
+    loss, cnn_pred = predict(cnn_forward, data.x_test, data.y_test.to(ctx.device), config.cnn.eval_batch_size,
+                             ctx.device, ctx.precision)
+    cnn_pred = cnn_pred.cpu()
+    cnn_test, cnn_confusion = report(loss, cnn_pred, data.y_test)
+    save_figures(ctx, "cnn", "CNN", cnn_history, cnn_confusion)
+    ctx.log(f"CNN: test accuracy {cnn_test['accuracy']:.4f}, macro-F1 {cnn_test['macro_f1']:.4f}")
+
     forward, beit_history = train_beit(c, beit_model, mean, std, train, val, ctx, plan=beit)
     beit_model.eval()
-    loss, beit_pred = predict(forward, data.x_test, data.y_test.to(ctx.device), c.eval_batch_size)
+    loss, beit_pred = predict(forward, data.x_test, data.y_test.to(ctx.device), c.eval_batch_size, ctx.device,
+                              ctx.precision)
     beit_pred = beit_pred.cpu()
     beit_test, beit_confusion = report(loss, beit_pred, data.y_test)
     save_figures(ctx, "beit", "BEiT", beit_history, beit_confusion)
     ctx.save_figure("accuracy_vs_time", lambda w: plots.against_time(
-        w, {"MLP": mlp_history, "BEiT": beit_history}, "val_accuracy", w("validation accuracy"),
+        w, {"MLP": mlp_history, "CNN": cnn_history, "BEiT": beit_history}, "val_accuracy", w("validation accuracy"),
         w("validation accuracy against training time")))
-    save_samples(ctx, data.x_test, data.y_test, {"mlp": mlp_pred, "beit": beit_pred}, config.n_samples,
+    save_samples(ctx, data.x_test, data.y_test, {"mlp": mlp_pred, "cnn": cnn_pred, "beit": beit_pred}, config.n_samples,
                  config.sample_seed, config.sample_px)
     ctx.log(f"BEiT: test accuracy {beit_test['accuracy']:.4f}, macro-F1 {beit_test['macro_f1']:.4f}")
     metrics = summarise(config, ctx, data, train, val, mlp_history, mlp_test, final_lr, beit_model,
-                        beit_history, beit_test)
+                        beit_history, beit_test, cnn_history)
+    metrics["cnn"] = cnn_summary(config.cnn, train, cnn_model, cnn_history, cnn_test)
+    ctx.save_table("models", ["model", "parameters", "training time (s)", "test accuracy"],
+                   [[name, metrics[name]["parameters"], metrics[name]["timing"]["train_s"],
+                     metrics[name]["test"]["accuracy"]] for name in ("mlp", "cnn", "beit")])
+
     metrics["timing"] = {"estimate_s": estimates}
     return metrics
 
 
+def cnn_summary(c: CNNConfig, train: cifar10.Split, model, history, test: dict) -> dict:
+    test = {**test, "per_class": {k: dict(zip(CLASSES, v)) for k, v in test["per_class"].items()}}
+    return round_floats({
+        "parameters": cnn_models.count_parameters(model), "widths": list(c.widths), "steps": c.steps,
+        "epochs": c.steps * c.batch_size / len(train.y), "batch_size": c.batch_size, "flip_test": c.flip_test,
+        "train": split_metrics(history.last(), "train"), "validation": split_metrics(history.last(), "val"),
+        "test": test, "timing": {"train_s": history.timing["train_s"], "images_per_s": history.timing["items_per_s"]}})
+
+
 def summarise(config, ctx, data, train, val, mlp_history, mlp_test, final_lr, beit_model, beit_history,
-              beit_test) -> dict:
+              beit_test, cnn_history) -> dict:
     """Tables, history.json and metrics.json (timings under `timing`)."""
     c = config.beit
     ctx.save_table("per_class", ["class", "MLP precision", "MLP recall", "MLP F1",
@@ -321,8 +428,9 @@ def summarise(config, ctx, data, train, val, mlp_history, mlp_test, final_lr, be
     ctx.save_table("beit_training_log", ["step", "epoch", "training loss", "validation loss", "accuracy", "F1"],
                    round_floats([[e["step"], e["epoch"], e["train_loss"], e["val_loss"], e["val_accuracy"],
                                   e["val_f1"]] for e in beit_history.evals]))
-    ctx.save_json("history", round_floats({"mlp": mlp_history.evals, "beit": beit_history.evals,
-                                           "timing": {"mlp": mlp_history.timing, "beit": beit_history.timing}}))
+    ctx.save_json("history", round_floats({"mlp": mlp_history.evals, "cnn": cnn_history.evals, "beit": beit_history.evals,
+                                           "timing": {"mlp": mlp_history.timing, "cnn": cnn_history.timing,
+                                                      "beit": beit_history.timing}}))
     for r in (mlp_test, beit_test):
         r["per_class"] = {k: dict(zip(CLASSES, v)) for k, v in r["per_class"].items()}
     steps_by_size = dict(Counter(c.image_size_at(step) for step in range(1, c.steps + 1)))

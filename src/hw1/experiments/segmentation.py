@@ -8,7 +8,7 @@ schedule over the steps. Evaluation runs at the model's input resolution, upsamp
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Annotated, Literal
 
 import torch
@@ -21,7 +21,7 @@ from hw1.config import Check, Invalid
 from hw1.data.sources import locate
 from hw1.experiments.base import Context
 from hw1.experiments.segmentation_eval import choose_eval_scales, evaluate, predict
-from hw1.experiments.segmentation_figures import DISPLAY, save_figures
+from hw1.experiments.segmentation_figures import DISPLAY, save_figures, val_miou_figure
 from hw1.models.segmentation import build_segmentation_model, count_parameters, segmentation_logits
 from hw1.train.batches import batch_indices, step_generator
 from hw1.train.loop import fit, log_estimate
@@ -89,6 +89,18 @@ class Config:
     n_samples: int = 4                # test images shown in the figures
     sample_seed: int = 0
     sample_width: int = 240           # each shown image is resized to this width
+    equal_schedule: bool = False      # also train SegFormer on BEiT's schedule (the fair comparison)
+
+
+EQUAL_SCHEDULE = "segformer_beit_schedule"
+
+
+def equal_schedule_spec(segformer: ModelSpec, beit: ModelSpec) -> ModelSpec:
+    """SegFormer's architecture on BEiT's schedule: the same steps, warm-up, learning rate, weight decay,
+    batch, crops, augmentation and evaluation size. The two models' main runs differ in all of these
+    (SegFormer trains 15x longer, on small crops first), so only this pair compares the architectures."""
+    return replace(beit, arch="segformer", config=segformer.config, pretrained=segformer.pretrained,
+                   eval_scale_candidates=[], eval_scales=[1.0])
 
 
 # ----- training -------------------------------------------------------------------------------
@@ -198,7 +210,16 @@ def run(config: Config, ctx: Context) -> dict:
                                          IGNORE_INDEX).to(ctx.device)
         plans[name] = training_plan(name, spec, model, data, weights, config, ctx)
         ctx.log(f"{name}: {count_parameters(model) / 1e6:.2f} M parameters, {spec.steps} steps")
-    metrics["timing"] = {"estimate_s": log_estimate(ctx, plans)}
+    control = None
+    if config.equal_schedule and {"segformer", "beit"} <= set(config.models):
+        torch.manual_seed(ctx.seed)
+        spec = equal_schedule_spec(config.models["segformer"], config.models["beit"])
+        model = build_segmentation_model(spec.arch, NUM_CLASSES, spec.config, spec.pretrained, CLASS_NAMES,
+                                         IGNORE_INDEX).to(ctx.device)
+        control = (spec, training_plan(EQUAL_SCHEDULE, spec, model, data, weights, config, ctx))
+    metrics["timing"] = {"estimate_s": log_estimate(
+        ctx, {**plans, **({EQUAL_SCHEDULE: control[1]} if control else {})},
+        {name: evaluation_passes(spec, len(data["val"]), len(test)) for name, spec in config.models.items()})}
     histories, sample_preds = {}, {}
     for name, spec in config.models.items():
         plan = plans.pop(name)
@@ -221,7 +242,12 @@ def run(config: Config, ctx: Context) -> dict:
                      metrics[n]["timing"]["inference_images_per_second"]] for n in names])
     ctx.save_table("per_class_iou", ["class"] + [DISPLAY.get(n, n) for n in names],
                    [[c] + [metrics[n]["test"]["per_class_iou"][i] for n in names] for i, c in enumerate(CLASS_NAMES)])
-    metrics["equal_crops"] = at_equal_crops(histories)
+    if control:
+        history = fit(**control[1])
+        ctx.save_json(f"history_{EQUAL_SCHEDULE}", {"evals": history.evals, "timing": history.timing})
+        metrics["equal_schedule"] = equal_schedule_results(control[0], history, histories["beit"])
+        ctx.save_figure("val_miou_equal_schedule", lambda w: val_miou_figure(
+            w, {"beit": histories["beit"], EQUAL_SCHEDULE: history}))
     save_figures(ctx, config, test, sample_idx, sample_preds, {n: metrics[n]["test"] for n in names}, histories)
     for n in names:
         ctx.save_figure(f"confusion_{n}", lambda w: plots.confusion(
@@ -231,15 +257,22 @@ def run(config: Config, ctx: Context) -> dict:
     return metrics
 
 
-def at_equal_crops(histories: dict) -> dict:
-    """Validation mIoU of every model after the same number of training crops: the largest count at
-    which all models were evaluated (a fair comparison when the models trained for different lengths)."""
-    counts = set.intersection(*({e["images"] for e in h.evals} for h in histories.values())) if histories else set()
-    if not counts:
-        return {}
-    crops = max(counts)
-    return {"crops": crops, **{n: {"step": e["step"], "val_miou": e["val_miou"]}
-                               for n, h in histories.items() for e in h.evals if e["images"] == crops}}
+def evaluation_passes(spec: ModelSpec, n_val: int, n_test: int) -> float:
+    """The evaluations after training in units of one validation pass at scale 1 (for the estimate):
+    each candidate scale on the validation set, then the test set with at most all of them (the cost
+    of a pass grows with the scale's area)."""
+    scales = set(s for c in spec.eval_scale_candidates for s in c) or set(spec.eval_scales)
+    area = sum(s * s for s in scales)
+    return area * (1 + n_test / max(n_val, 1))
+
+
+def equal_schedule_results(spec: ModelSpec, segformer, beit) -> dict:
+    """Both validation curves on the same schedule (one seed each), point by point."""
+    return {"steps": spec.steps, "warmup_steps": spec.warmup_steps, "lr": spec.lr, "batch_size": spec.batch_size,
+            "train_size": spec.train_size, "eval_size": spec.eval_size,
+            "curve": [{"step": a["step"], "images": a["images"], "segformer": a["val_miou"], "beit": b["val_miou"]}
+                      for a, b in zip(segformer.evals, beit.evals) if a["step"] == b["step"]],
+            "timing": {"segformer_train_s": segformer.timing["train_s"], "beit_train_s": beit.timing["train_s"]}}
 
 
 ARCHITECTURE_KEYS = {"segformer": ("hidden_sizes", "depths", "num_attention_heads", "sr_ratios", "decoder_hidden_size"),

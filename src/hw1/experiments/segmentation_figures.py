@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from hw1.experiments.base import Context
     from hw1.experiments.segmentation import Config
 
-DISPLAY = {"segformer": "SegFormer", "beit": "BEiT"}
+DISPLAY = {"segformer": "SegFormer", "beit": "BEiT", "segformer_beit_schedule": "SegFormer, BEiT's schedule"}
 
 
 def _row(tiles: torch.Tensor, gap: int = 4) -> np.ndarray:
@@ -72,7 +72,7 @@ def val_miou_figure(w, histories: dict):
     fig, ax = plots.pyplot().subplots(figsize=(6, 3.5))
     for name, h in histories.items():
         ax.plot([e["images"] for e in h.evals], [e["val_miou"] for e in h.evals], marker="o", ms=3,
-                label=DISPLAY.get(name, name))
+                label=w.get(DISPLAY.get(name, name)))
     ax.set_xlabel(w("training crops seen"))
     ax.set_ylabel(w("validation mIoU"))
     ax.grid(alpha=0.3)

@@ -220,6 +220,14 @@ def make_deterministic(device: str) -> str:
     return CUDA_DETERMINISM
 
 
+def estimated_seconds(metrics: dict) -> float | None:
+    """The sum of the estimates an experiment logged before its work (metrics.timing.estimate_s)."""
+    estimate = (metrics.get("timing") or {}).get("estimate_s")
+    if isinstance(estimate, dict):
+        return sum(v for v in estimate.values() if isinstance(v, (int, float))) or None
+    return estimate if isinstance(estimate, (int, float)) else None
+
+
 def run_one(plan: Plan, module, config, options: Options, git: str, default_threads: int) -> None:
     import random
 
@@ -245,6 +253,12 @@ def run_one(plan: Plan, module, config, options: Options, git: str, default_thre
         write_json(tmp / "metrics.json", metrics)
         provenance = _provenance(plan, key, git, threads, started, output_hashes(tmp),
                                  options.overrides_for(plan.spec.name))
+        estimate = estimated_seconds(metrics)
+        if estimate:   # how far the estimate printed before the work was from what it took
+            provenance["estimate_s"] = round(estimate, 1)
+            print(f"[{plan.spec.name}] took {provenance['duration_s'] / 60:.1f} min; estimated "
+                  f"{estimate / 60:.1f} min beforehand ({estimate / max(provenance['duration_s'], 1e-9) - 1:+.0%})",
+                  file=sys.stderr)
         write_json(tmp / "provenance.json", {**provenance, "determinism": determinism})
         folders.swap_in(tmp, options.results / plan.spec.name)
     finally:

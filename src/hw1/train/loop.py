@@ -176,11 +176,16 @@ def _restore_rng_states(states: tuple) -> None:
 
 def estimate(*, model: torch.nn.Module, optimizer, scheduler, steps: int, next_batch, loss_fn, device: str,
              precision: str = "fp32", grad_clip: float | None = None, eval_every: int = 0, evaluate=None,
-             phase=None, threads: int | None = None, timed: int = 2) -> float:
-    """Seconds that fit() with the same arguments would take, from a few timed steps of each phase
-    (after one untimed warm-up step, which also compiles) and one timed evaluation. Model, optimizer,
-    scheduler and the random states (CPU and CUDA) are restored afterwards, so the run that follows
-    is unchanged."""
+             phase=None, threads: int | None = None, warmup: int = 2, timed: tuple[int, int] = (3, 20),
+             timed_seconds: float = 2.0, extra_evals: float = 0.0) -> float:
+    """Seconds that fit() with the same arguments would take, from timed steps of each phase and one
+    timed evaluation. Each phase: `warmup` untimed steps (compilation, and a recompilation the
+    second call may bring), then at least timed[0] and at most timed[1] steps, stopping once
+    timed_seconds have passed; their mean without the slowest one (a stray slow step is not the
+    rule, but a mean counts the steady cost that a median of two missed: the MLP's tiny steps).
+    extra_evals: evaluations after training, in units of one validation pass (e.g. a test set twice
+    the size: 2). Model, optimizer, scheduler and the random states (CPU and CUDA) are restored
+    afterwards, so the run that follows is unchanged."""
     import copy
 
     saved = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()),
@@ -193,13 +198,20 @@ def estimate(*, model: torch.nn.Module, optimizer, scheduler, steps: int, next_b
     total = 0.0
     try:
         for _, members in counts.items():
-            for k in range(timed + 1):
-                started = clock.start()
+            for k in range(warmup):
                 train_step(model, optimizer, scheduler, next_batch(members[min(k, len(members) - 1)]), loss_fn,
                            device, precision, grad_clip)
+            clock.collect()
+            seconds: list[float] = []
+            t0 = time.perf_counter()
+            while len(seconds) < timed[1] and (len(seconds) < timed[0] or time.perf_counter() - t0 < timed_seconds):
+                started = clock.start()
+                step = members[min(warmup + len(seconds), len(members) - 1)]
+                train_step(model, optimizer, scheduler, next_batch(step), loss_fn, device, precision, grad_clip)
                 clock.stop(started)
-            seconds = clock.collect()[1:]            # without the warm-up step
-            total += sorted(seconds)[len(seconds) // 2] * len(members)
+                seconds += clock.collect()
+            kept = sorted(seconds)[:-1]
+            total += sum(kept) / len(kept) * len(members)
         if evaluate is not None:
             model.eval()
             t0 = time.perf_counter()
@@ -208,7 +220,7 @@ def estimate(*, model: torch.nn.Module, optimizer, scheduler, steps: int, next_b
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             evals = (steps // eval_every if eval_every else 0) + (0 if eval_every and steps % eval_every == 0 else 1)
-            total += (time.perf_counter() - t0) * evals
+            total += (time.perf_counter() - t0) * (evals + extra_evals)
     finally:
         set_threads(previous_threads)
         model.load_state_dict(saved[0])
@@ -239,10 +251,13 @@ def time_steps(run_step: Callable[[], None], n: int = 3) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def log_estimate(ctx, plans: dict[str, dict]) -> dict[str, float]:
-    """Estimate each plan (fit() keyword arguments) and log one line before the work starts."""
-    seconds = {label: estimate_plan(kwargs) for label, kwargs in plans.items()}
+def log_estimate(ctx, plans: dict[str, dict], extra_evals: dict[str, float] | None = None) -> dict[str, float]:
+    """Estimate each plan (fit() keyword arguments) and log one line before the work starts.
+    extra_evals[label]: the evaluations after training (test set, evaluation scales), in validation passes."""
+    extra_evals = extra_evals or {}
+    seconds = {label: estimate_plan({**kwargs, "extra_evals": extra_evals.get(label, 0.0)})
+               for label, kwargs in plans.items()}
     parts = ", ".join(f"{label} {s / 60:.1f} min" for label, s in seconds.items())
-    ctx.log(f"estimated training time: {parts}; {sum(seconds.values()) / 60:.1f} min in all "
-            f"(from a few timed steps; compilation and test evaluation not included)")
+    ctx.log(f"estimated time: {parts}; {sum(seconds.values()) / 60:.1f} min in all "
+            f"(training and evaluation, from timed steps and one timed validation pass)")
     return seconds

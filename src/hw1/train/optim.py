@@ -31,11 +31,13 @@ def adamw(model: torch.nn.Module, lr: float, weight_decay: float, betas=(0.9, 0.
     return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=tuple(betas), fused=True)
 
 
-def sgd(model: torch.nn.Module, lr: float, momentum: float = 0.0, nesterov: bool = False) -> torch.optim.SGD:
+def sgd(model: torch.nn.Module, lr: float, momentum: float = 0.0, nesterov: bool = False,
+        weight_decay: float = 0.0) -> torch.optim.SGD:
     # foreach: the same numbers as the per-tensor loop, which on the CPU allocates a new tensor per
     # parameter and step (the MLP's step at batch 32: 7.0 -> 4.7 ms and 6.5 -> 6.2 ms in two runs of
-    # benchmarks/bench_optimizers.py)
-    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=nesterov, foreach=True)
+    # benchmarks/bench_optimizers.py). Weight decay follows the same rule as AdamW's (param_groups).
+    params = param_groups(model, weight_decay) if weight_decay else model.parameters()
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, foreach=True)
 
 
 SCHEDULES = ("cosine", "polynomial", "inverse_sqrt", "keras_time_decay")
