@@ -12,6 +12,9 @@
     beit_architecture     BEiT's architecture as run (older results keep it in the settings' config)
     curve(evals, back)    the last evaluation of a history and the one `back` evaluations before it
                           (data/history_<model>.json is not in metrics.json: the page passes it in)
+    equal_schedule        SegFormer and BEiT on BEiT's schedule (None in results without it): steps,
+                          warmup_steps, train_size, end (the last common evaluation: step, images,
+                          segformer, beit), minutes (SegFormer's and BEiT's training on it)
 Whether a curve still rises, or one model is above another, is chosen by the page with compare()
 and a rule of text/references.yaml, which the page then cites.
 """
@@ -69,6 +72,14 @@ def curve(evals: list, back: int) -> dict:
     return {"last": evals[-1], "before": evals[-min(back, len(evals))], "points": len(evals)}
 
 
+def equal_schedule(e: dict | None) -> dict | None:
+    if not e or not e.get("curve"):
+        return None
+    return {"steps": e["steps"], "warmup_steps": e["warmup_steps"], "train_size": e["train_size"],
+            "end": e["curve"][-1], "points": len(e["curve"]),
+            "minutes": {"segformer": e["timing"]["segformer_train_s"] / 60, "beit": e["timing"]["beit_train_s"] / 60}}
+
+
 def derive(metrics: dict, config: dict) -> dict:
     share = metrics["data"]["train_class_share"]
     beit = metrics["beit"]
@@ -81,4 +92,5 @@ def derive(metrics: dict, config: dict) -> dict:
         "val_test_gaps": val_test_gaps(metrics["segformer"], metrics["classes"]),
         "beit_architecture": beit["architecture"] if "architecture" in beit else beit["settings"]["config"],
         "curve": curve,
+        "equal_schedule": equal_schedule(metrics.get("equal_schedule")),
     }
