@@ -396,7 +396,7 @@ def run(config: Config, ctx: Context) -> dict:
                         beit_history, beit_test, cnn_history)
     metrics["cnn"] = cnn_summary(config.cnn, train, cnn_model, cnn_history, cnn_test)
     ctx.save_table("models", ["model", "parameters", "training time (s)", "test accuracy"],
-                   [[name, metrics[name]["parameters"], metrics[name]["timing"]["train_s"],
+                   [[name, metrics[name]["parameters"], round(metrics[name]["timing"]["train_s"]),
                      metrics[name]["test"]["accuracy"]] for name in ("mlp", "cnn", "beit")])
 
     metrics["timing"] = {"estimate_s": estimates}

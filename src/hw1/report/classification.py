@@ -9,6 +9,13 @@
                             "all"), size, steps, images_per_s
     beit.phase_table(rows, label, cell)  the page's rows, then one row per phase: [label(phase),
                             cell(phase)] (the words and the formatting are the page's)
+    cnn                     the CNN (None in results without it): recall extremes, train_minutes,
+                            slowdown (its training seconds over airbench94's on an A100, given as
+                            `airbench_seconds`), points_below(accuracy): percentage points of test
+                            accuracy below `accuracy`
+    ranking                 the three models by test accuracy, best first: [name, accuracy]
+    cnn_against.<model>     BEiT's or the MLP's parameters and training time as multiples of the
+                            CNN's, and the CNN's test accuracy minus theirs (None without a CNN)
 Two functions need no results, only the values the page cites or a profile's configuration:
 grid(image_size, patch_size) and mlp_parameters(image_size, channels, hidden, classes); the site
 gives them to the pages as `report.classification`.
@@ -62,8 +69,36 @@ def beit(b: dict) -> dict:
             "phases": shown, "phase_table": phase_table(shown)}
 
 
+def cnn(c: dict | None) -> dict | None:
+    if not c:
+        return None
+    return {"recall": recall_extremes(c["test"]["per_class"]["recall"]), "train_minutes": c["timing"]["train_s"] / 60,
+            "slowdown": lambda airbench_seconds: c["timing"]["train_s"] / float(airbench_seconds),
+            "points_below": lambda accuracy: (float(accuracy) - c["test"]["accuracy"]) * 100}
+
+
+def ranking(metrics: dict) -> list[list]:
+    names = [n for n in ("mlp", "cnn", "beit") if n in metrics]
+    return sorted(([n, metrics[n]["test"]["accuracy"]] for n in names), key=lambda r: -r[1])
+
+
+def against(c: dict | None, other: dict) -> dict | None:
+    """The CNN against another model: the other's parameters and training time as multiples of the
+    CNN's, and the difference of test accuracy (CNN minus the other)."""
+    if not c:
+        return None
+    return {"parameters": other["parameters"] / c["parameters"],
+            "time": other["timing"]["train_s"] / c["timing"]["train_s"],
+            "accuracy_difference": c["test"]["accuracy"] - other["test"]["accuracy"],
+            "points_ahead": (c["test"]["accuracy"] - other["test"]["accuracy"]) * 100,
+            "points_behind": (other["test"]["accuracy"] - c["test"]["accuracy"]) * 100}
+
+
 def derive(metrics: dict, config: dict) -> dict:
     data = metrics["data"]
+    c = metrics.get("cnn")
     return {"train_pool": data["train"] + data["val"],
             "mlp": {"recall": recall_extremes(metrics["mlp"]["test"]["per_class"]["recall"])},
+            "cnn": cnn(c), "ranking": ranking(metrics),
+            "cnn_against": {"beit": against(c, metrics["beit"]), "mlp": against(c, metrics["mlp"])},
             "beit": beit(metrics["beit"])}
