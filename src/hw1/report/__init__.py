@@ -7,9 +7,9 @@ package is not part of any experiment's cache key: changing it rebuilds the site
 """
 from __future__ import annotations
 
-from hw1.report import bert
+from hw1.report import bert, conv_attention
 
-DERIVE = {"bert": bert.derive}
+DERIVE = {"bert": bert.derive, "conv_attention": conv_attention.derive}
 
 
 def derive(name: str, metrics: dict, config: dict | None = None) -> dict:
