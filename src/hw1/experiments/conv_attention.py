@@ -62,7 +62,7 @@ class Config:
     weight_decay: float = 0.05
     warmup_steps: Annotated[int, Check(min=0)] = 50
     label_smoothing: float = 0.1
-    crop_padding: Annotated[int, Check(min=0)] = 4
+    crop_padding: Annotated[int, Check(min=0)] = 0
     flip: bool = True
     grad_clip: float = 1.0
     eval_every: Positive = 125

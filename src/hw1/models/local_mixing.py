@@ -2,7 +2,7 @@
 same 3x3 neighbourhood (Question 2: how a convolution differs from a local-attention layer).
 
     x [B, 3, 32, 32]
-    stem: conv 3x3 stride 2 (3 -> S), GELU, conv 3x3 stride 2 (S -> C)         [B, C, 8, 8]
+    stem: conv 3x3 stride 2 (3 -> S), norm, GELU, conv 3x3 stride 2 (S -> C)     [B, C, 8, 8]
     depth x:  x = x + mix(norm(x))                                            [B, C, 8, 8]
               x = x + mlp(norm(x))      mlp: 1x1 conv C -> rC, GELU, 1x1 conv rC -> C
     norm, global average pool, linear head                                    [B, 10]
@@ -121,6 +121,7 @@ class Backbone(nn.Module):
         self.mixing, self.width, self.image_size = mixing, width, image_size
         self.stem = nn.Sequential(
             nn.Conv2d(3, stem_width, 3, stride=2, padding=1),
+            nn.BatchNorm2d(stem_width),
             nn.GELU(),
             nn.Conv2d(stem_width, width, 3, stride=2, padding=1),
         )
@@ -139,7 +140,7 @@ class Backbone(nn.Module):
         """Multiply-adds per image, per kind of layer (see the module docstring)."""
         s = self.image_size
         h1, h2 = -(-s // 2), -(-s // 4)  # after each stride-2 conv
-        conv1, conv2 = self.stem[0], self.stem[2]
+        conv1, conv2 = self.stem[0], self.stem[3]
         stem = (
             9 * conv1.in_channels * conv1.out_channels * h1 * h1
             + 9 * conv2.in_channels * conv2.out_channels * h2 * h2
