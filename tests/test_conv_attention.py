@@ -134,6 +134,7 @@ def synthetic_metrics(conv: list[float], attention: list[float], at_chance: bool
 def test_report_picks_each_verdict(conv, attention, at_chance, verdict):
     d = report.derive(synthetic_metrics(conv, attention, at_chance), {})
     assert d["verdict"] == verdict
+    assert not d["narrow"]  # the differences above are many standard errors, or none
     assert [r["variant"] for r in d["rows"]] == ["conv", "attention"]
     assert d["time_ratio"] == pytest.approx(3.0) and d["slower"] == "slower"
     assert d["mac_ratio"] == 1.0 and not d["time_follows_macs"] and not d["fewer_multiply_adds"]

@@ -14,6 +14,7 @@ rows           one row per variant for the page's table
 from __future__ import annotations
 
 VARIANTS = ("conv", "attention")
+NARROW = 3.0  # a difference of fewer standard errors than this (but more than two) is called narrow
 FOLLOWS = 1.5  # a time ratio within this factor of the multiply-add ratio "follows" the count
 
 
@@ -44,6 +45,10 @@ def derive(metrics: dict, config: dict) -> dict:
         "verdict": metrics["comparison"]["verdict"],
         "difference": metrics["comparison"]["difference"],
         "threshold": metrics["comparison"]["threshold"],
+        "threshold_points": 100 * metrics["comparison"]["threshold"],  # in percentage points
+        "standard_errors": metrics["comparison"]["ratio"],
+        "narrow": metrics["comparison"]["verdict"] in ("variant_better", "variant_worse")
+        and metrics["comparison"]["ratio"] < NARROW,
         "attention_at_chance": attention["at_chance"],
         "seeds": len(metrics["seeds"]),
         "parameter_ratio": attention["parameters"] / conv["parameters"],
