@@ -40,5 +40,9 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {
         ExperimentSpec("classification", "hw1.experiments.classification", inputs=("cifar10",),
                        title="Part 2-3: CIFAR-10 classification",
                        headline=("mlp.test.accuracy", "beit.test.accuracy"), tolerance_across=0.02),
+        ExperimentSpec("conv_attention", "hw1.experiments.conv_attention", inputs=("cifar10",),
+                       title="Question 2: 3x3 convolution against local self-attention",
+                       headline=("variants.conv.test_accuracy.mean", "variants.attention.test_accuracy.mean"),
+                       tolerance_across=0.02),
     ]
 }

@@ -7,10 +7,10 @@ package is not part of any experiment's cache key: changing it rebuilds the site
 """
 from __future__ import annotations
 
-from hw1.report import bert, classification, segmentation
+from hw1.report import bert, classification, conv_attention, segmentation
 
 DERIVE = {"bert": bert.derive, "classification": classification.derive,
-          "segmentation": segmentation.derive}
+          "conv_attention": conv_attention.derive, "segmentation": segmentation.derive}
 
 
 def derive(name: str, metrics: dict, config: dict | None = None) -> dict:
