@@ -184,10 +184,14 @@ def run(config: Config, ctx: Context) -> dict:
         f"parameters: conv {counts['conv']:,}, attention {counts['attention']:,}"
     )
     seeds = [config.seed + k for k in range(config.seeds)]
+    labels = {v: f"{v} x {len(seeds)}" for v in VARIANTS}
+    test_passes = len(data.y_test) / max(len(val.y), 1)  # the test set, once a run, in validation passes
     estimates = log_estimate(
-        ctx, {f"{v} x {len(seeds)}": plan(config, v, seeds[0], train, val, ctx)[1] for v in VARIANTS}
+        ctx,
+        {labels[v]: plan(config, v, seeds[0], train, val, ctx)[1] for v in VARIANTS},
+        {label: test_passes for label in labels.values()},
+        {label: len(seeds) for label in labels.values()},
     )
-    estimates = {k: s * len(seeds) for k, s in estimates.items()}
     timing_x = data.x_test[: config.timing_batch]
     runs: dict[str, list[dict]] = {v: [] for v in VARIANTS}
     for seed in seeds:
@@ -214,12 +218,12 @@ def run(config: Config, ctx: Context) -> dict:
                 }
             )
             del model
-    metrics = summarise(config, ctx, counts, runs, len(data.y_test), len(val.y))
+    metrics = summarise(config, ctx, counts, runs, len(data.y_test), len(val.y), len(train.y))
     metrics["timing"] = {"estimate_s": estimates}
     return metrics
 
 
-def summarise(config: Config, ctx: Context, counts: dict, runs: dict, n_test: int, n_val: int) -> dict:
+def summarise(config: Config, ctx: Context, counts: dict, runs: dict, n_test: int, n_val: int, n_train: int) -> dict:
     """metrics.json, the comparison table and the figure."""
     variants = {}
     for v in VARIANTS:
@@ -287,6 +291,7 @@ def summarise(config: Config, ctx: Context, counts: dict, runs: dict, n_test: in
             "chance": CHANCE,
             "test_images": n_test,
             "val_images": n_val,
+            "train_images": n_train,
             "precision": ctx.precision,
             "threads": config.threads,
             "timing_batch": config.timing_batch,

@@ -251,11 +251,13 @@ def time_steps(run_step: Callable[[], None], n: int = 3) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def log_estimate(ctx, plans: dict[str, dict], extra_evals: dict[str, float] | None = None) -> dict[str, float]:
+def log_estimate(ctx, plans: dict[str, dict], extra_evals: dict[str, float] | None = None,
+                 repeats: dict[str, int] | None = None) -> dict[str, float]:
     """Estimate each plan (fit() keyword arguments) and log one line before the work starts.
-    extra_evals[label]: the evaluations after training (test set, evaluation scales), in validation passes."""
-    extra_evals = extra_evals or {}
-    seconds = {label: estimate_plan({**kwargs, "extra_evals": extra_evals.get(label, 0.0)})
+    extra_evals[label]: the evaluations after training (test set, evaluation scales), in validation
+    passes; repeats[label]: how many runs like this one (e.g. seeds)."""
+    extra_evals, repeats = extra_evals or {}, repeats or {}
+    seconds = {label: estimate_plan({**kwargs, "extra_evals": extra_evals.get(label, 0.0)}) * repeats.get(label, 1)
                for label, kwargs in plans.items()}
     parts = ", ".join(f"{label} {s / 60:.1f} min" for label, s in seconds.items())
     ctx.log(f"estimated time: {parts}; {sum(seconds.values()) / 60:.1f} min in all "
