@@ -4,6 +4,7 @@
 The hw1 package is installed into the virtual environment (`pip install --no-deps -e .`, done by
 `make`), so nothing here touches sys.path.
 """
+
 import sys
 
 from hw1.runner import main

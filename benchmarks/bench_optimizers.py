@@ -9,6 +9,7 @@
 
     .venv/bin/python benchmarks/bench_optimizers.py
 """
+
 from __future__ import annotations
 
 import time
@@ -35,15 +36,22 @@ def per_call_ms(fn, n: int, warmup: int = 5) -> float:
 def adamw_variants() -> None:
     torch.set_num_threads(2)
     spec = config.load(seg.Config, "segmentation", "cpu").models["segformer"]
-    model = build_segmentation_model("segformer", seg.NUM_CLASSES, spec.config, None, seg.CLASS_NAMES,
-                                     seg.IGNORE_INDEX)
+    model = build_segmentation_model(
+        "segformer", seg.NUM_CLASSES, spec.config, None, seg.CLASS_NAMES, seg.IGNORE_INDEX
+    )
     for p in model.parameters():
         p.grad = torch.randn_like(p)
-    for name, kwargs in (("per-tensor loop", {"foreach": False}), ("foreach", {"foreach": True}),
-                         ("fused", {"fused": True})):
+    for name, kwargs in (
+        ("per-tensor loop", {"foreach": False}),
+        ("foreach", {"foreach": True}),
+        ("fused", {"fused": True}),
+    ):
         optimizer = torch.optim.AdamW(param_groups(model, 0.01), lr=1e-3, **kwargs)
-        print(f"AdamW step, SegFormer ({len(list(model.parameters()))} tensors), {name}: "
-              f"{per_call_ms(optimizer.step, 50):.1f} ms", flush=True)
+        print(
+            f"AdamW step, SegFormer ({len(list(model.parameters()))} tensors), {name}: "
+            f"{per_call_ms(optimizer.step, 50):.1f} ms",
+            flush=True,
+        )
 
 
 def sgd_variants() -> None:
@@ -60,7 +68,11 @@ def sgd_variants() -> None:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        print(f"MLP training step (batch 32, 1 thread), SGD {name}: {per_call_ms(step, 500, 50):.2f} ms", flush=True)
+
+        print(
+            f"MLP training step (batch 32, 1 thread), SGD {name}: {per_call_ms(step, 500, 50):.2f} ms",
+            flush=True,
+        )
         final[name] = [p.detach().clone() for p in model.parameters()]
     same = all(torch.equal(a, b) for a, b in zip(*final.values()))
     print(f"SGD per-tensor loop and foreach give the same parameters: {same}")
@@ -69,7 +81,10 @@ def sgd_variants() -> None:
 def class_choice() -> None:
     torch.set_num_threads(2)
     probs = torch.randn(16, 11, 360, 480).softmax(1)
-    for name, fn in (("argmax(1)", lambda: probs.argmax(1)), ("max(1).indices", lambda: probs.max(1).indices)):
+    for name, fn in (
+        ("argmax(1)", lambda: probs.argmax(1)),
+        ("max(1).indices", lambda: probs.max(1).indices),
+    ):
         print(f"class of highest probability, [16, 11, 360, 480], {name}: {per_call_ms(fn, 5, 1):.0f} ms")
     print(f"the same classes: {torch.equal(probs.argmax(1), probs.max(1).indices)}")
 

@@ -12,6 +12,7 @@ build_results.py with --pretrained, the step cap with --max-steps: the code that
 profile's. Without a data folder the datasets are the synthetic ones of the smoke profile (sized so
 that each batch is full); --data-root uses the real CIFAR-10 and CamVid instead.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,29 +28,51 @@ EXPERIMENTS = ("attention_scaling", "bert", "segmentation", "classification")
 def save_checkpoints(folder: Path, tiny: bool) -> dict[str, Path]:
     """Random-init checkpoints: full size from the published architectures' configs, or tiny."""
     import torch
-    from transformers import (BeitConfig, BeitForImageClassification, BeitForSemanticSegmentation,
-                              SegformerConfig, SegformerForSemanticSegmentation)
+    from transformers import (
+        BeitConfig,
+        BeitForImageClassification,
+        BeitForSemanticSegmentation,
+        SegformerConfig,
+        SegformerForSemanticSegmentation,
+    )
 
     torch.manual_seed(0)
     if tiny:
         vit = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64)
-        mit = dict(hidden_sizes=[8, 16, 24, 32], depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 1, 1],
-                   decoder_hidden_size=16)
+        mit = dict(
+            hidden_sizes=[8, 16, 24, 32],
+            depths=[1, 1, 1, 1],
+            num_attention_heads=[1, 1, 1, 1],
+            decoder_hidden_size=16,
+        )
         seg_out, pools = [1, 2, 3, 4], [1, 2]
-    else:   # BeitConfig() is BEiT-base (768 wide, 12 layers); SegformerConfig() is MiT-b0
+    else:  # BeitConfig() is BEiT-base (768 wide, 12 layers); SegformerConfig() is MiT-b0
         vit, mit, seg_out, pools = {}, {}, [3, 5, 7, 11], [1, 2, 3, 6]
-    common = dict(patch_size=16, use_absolute_position_embeddings=False, use_relative_position_bias=True,
-                  layer_scale_init_value=0.1, **vit)
+    common = dict(
+        patch_size=16,
+        use_absolute_position_embeddings=False,
+        use_relative_position_bias=True,
+        layer_scale_init_value=0.1,
+        **vit,
+    )
     models = {
         # microsoft/beit-base-patch16-224-pt22k-ft22k's architecture
         "beit-base-patch16-224": BeitForImageClassification(
-            BeitConfig(image_size=224, use_mean_pooling=True, num_labels=10, **common)),
+            BeitConfig(image_size=224, use_mean_pooling=True, num_labels=10, **common)
+        ),
         # nvidia/mit-b0's architecture
         "mit-b0": SegformerForSemanticSegmentation(SegformerConfig(num_labels=11, **mit)),
         # microsoft/beit-base-finetuned-ade-640-640's architecture
         "beit-base-640": BeitForSemanticSegmentation(
-            BeitConfig(image_size=640, out_indices=seg_out, use_auxiliary_head=not tiny, pool_scales=pools,
-                       num_labels=11, **common)),
+            BeitConfig(
+                image_size=640,
+                out_indices=seg_out,
+                use_auxiliary_head=not tiny,
+                pool_scales=pools,
+                num_labels=11,
+                **common,
+            )
+        ),
     }
     paths = {}
     for name, model in models.items():
@@ -63,19 +86,39 @@ def settings(tiny: bool, real_data: bool) -> list[str]:
     """--set values: data (synthetic unless --data-root) and, with --tiny, BERT's sizes."""
     out = []
     if not real_data:
-        out += ["classification.synthetic=true", "classification.synthetic_sizes={train: 3000, test: 1000}",
-                "classification.n_val=500", "segmentation.synthetic=true",
-                "segmentation.synthetic_sizes={train: 64, val: 16, test: 16}"]
+        out += [
+            "classification.synthetic=true",
+            "classification.synthetic_sizes={train: 3000, test: 1000}",
+            "classification.n_val=500",
+            "segmentation.synthetic=true",
+            "segmentation.synthetic_sizes={train: 64, val: 16, test: 16}",
+        ]
     if tiny:
-        out += ["bert.max_documents=60", "bert.vocab_size=400", "bert.short_len=24", "bert.max_len=32", "bert.hidden_size=32",
-                "bert.num_layers=2", "bert.num_heads=2", "bert.intermediate_size=64", "bert.batch_size=16",
-                "bert.eval_batches=1", "bert.train_eval_batches=1", "bert.controlled.seeds=2",
-                "bert.controlled_tasks=[segment]", "classification.mlp.epochs=1",
-                "classification.synthetic_sizes={train: 400, test: 100}", "classification.n_val=100",
-                "classification.beit.batch_size=16", "classification.beit.eval_batch_size=100",
-                "segmentation.synthetic_sizes={train: 8, val: 4, test: 4}",
-                "segmentation.models.segformer.batch_size=2", "segmentation.models.beit.batch_size=2",
-                "segmentation.eval_batch_size=4", "segmentation.n_samples=2"]
+        out += [
+            "bert.max_documents=60",
+            "bert.vocab_size=400",
+            "bert.short_len=24",
+            "bert.max_len=32",
+            "bert.hidden_size=32",
+            "bert.num_layers=2",
+            "bert.num_heads=2",
+            "bert.intermediate_size=64",
+            "bert.batch_size=16",
+            "bert.eval_batches=1",
+            "bert.train_eval_batches=1",
+            "bert.controlled.seeds=2",
+            "bert.controlled_tasks=[segment]",
+            "classification.mlp.epochs=1",
+            "classification.synthetic_sizes={train: 400, test: 100}",
+            "classification.n_val=100",
+            "classification.beit.batch_size=16",
+            "classification.beit.eval_batch_size=100",
+            "segmentation.synthetic_sizes={train: 8, val: 4, test: 4}",
+            "segmentation.models.segformer.batch_size=2",
+            "segmentation.models.beit.batch_size=2",
+            "segmentation.eval_batch_size=4",
+            "segmentation.n_samples=2",
+        ]
     return out
 
 
@@ -86,9 +129,13 @@ def figures(name: str, folder: Path) -> dict:
     out = {"precision": provenance["precision"], "duration_s": provenance["duration_s"], "compiled": False}
     if name == "classification":
         b = metrics["beit"]
-        out.update(compiled=bool(b["compiled"]), beit_images_per_s=b["timing"]["images_per_s"],
-                   beit_steps=b["steps"], beit_batch_size=b["batch_size"],
-                   mlp_train_s=metrics["mlp"]["timing"]["train_s"])
+        out.update(
+            compiled=bool(b["compiled"]),
+            beit_images_per_s=b["timing"]["images_per_s"],
+            beit_steps=b["steps"],
+            beit_batch_size=b["batch_size"],
+            mlp_train_s=metrics["mlp"]["timing"]["train_s"],
+        )
     elif name == "segmentation":
         for model in ("segformer", "beit"):
             m = metrics[model]
@@ -98,9 +145,15 @@ def figures(name: str, folder: Path) -> dict:
     elif name == "bert":
         p, config = metrics["pretraining"], provenance["config"]
         per_s = p["timing"]["items_per_s"]
-        out.update(tokens_per_s=per_s * config["max_len"] if per_s else None, sequences_per_s=per_s,
-                   steps=p["steps"], batch_size=config["batch_size"], max_len=config["max_len"],
-                   hidden_size=config["hidden_size"], num_layers=config["num_layers"])
+        out.update(
+            tokens_per_s=per_s * config["max_len"] if per_s else None,
+            sequences_per_s=per_s,
+            steps=p["steps"],
+            batch_size=config["batch_size"],
+            max_len=config["max_len"],
+            hidden_size=config["hidden_size"],
+            num_layers=config["num_layers"],
+        )
     return out
 
 
@@ -113,11 +166,19 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda")
     p.add_argument("--tiny", action="store_true", help="tiny models and data (to try the path on a CPU)")
-    p.add_argument("--max-steps", type=int, default=None, help="step cap (default: 60 on a GPU, 2 with --tiny)")
-    p.add_argument("--data-root", type=Path, default=None, help="real CIFAR-10 and CamVid (default: synthetic)")
+    p.add_argument(
+        "--max-steps", type=int, default=None, help="step cap (default: 60 on a GPU, 2 with --tiny)"
+    )
+    p.add_argument(
+        "--data-root", type=Path, default=None, help="real CIFAR-10 and CamVid (default: synthetic)"
+    )
     p.add_argument("--only", default=",".join(EXPERIMENTS))
-    p.add_argument("--out", type=Path, default=ROOT / ".cache" / "gpu_check.json",
-                   help="where the JSON report goes (default: .cache/gpu_check.json, outside git)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / ".cache" / "gpu_check.json",
+        help="where the JSON report goes (default: .cache/gpu_check.json, outside git)",
+    )
     return p
 
 
@@ -132,16 +193,33 @@ def main(argv: list[str] | None = None) -> int:
         print("gpu_check: CUDA is not available here; use --device cpu --tiny to try the path on the CPU")
         return 2
     steps = args.max_steps or (2 if args.tiny else 60)
-    report = {"device": torch.cuda.get_device_name(0) if cuda else "cpu", "device_arg": args.device,
-              "tiny": args.tiny, "max_steps": steps, "torch": torch.__version__, "experiments": {}}
+    report = {
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "device_arg": args.device,
+        "tiny": args.tiny,
+        "max_steps": steps,
+        "torch": torch.__version__,
+        "experiments": {},
+    }
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hw1-gpu-check-") as tmp:
         tmp = Path(tmp)
         ckpt = save_checkpoints(tmp / "checkpoints", args.tiny)
-        base = ["--profile", "gpu", "--device", args.device, "--force", "--max-steps", str(steps),
-                "--pretrained", f"classification.beit={ckpt['beit-base-patch16-224']}",
-                "--pretrained", f"segmentation.segformer={ckpt['mit-b0']}",
-                "--pretrained", f"segmentation.beit={ckpt['beit-base-640']}"]
+        base = [
+            "--profile",
+            "gpu",
+            "--device",
+            args.device,
+            "--force",
+            "--max-steps",
+            str(steps),
+            "--pretrained",
+            f"classification.beit={ckpt['beit-base-patch16-224']}",
+            "--pretrained",
+            f"segmentation.segformer={ckpt['mit-b0']}",
+            "--pretrained",
+            f"segmentation.beit={ckpt['beit-base-640']}",
+        ]
         if args.data_root:
             base += ["--data-root", str(args.data_root)]
         for value in settings(args.tiny, args.data_root is not None):
@@ -153,14 +231,19 @@ def main(argv: list[str] | None = None) -> int:
             results = tmp / f"results-{name}"
             t0 = time.monotonic()
             rc = cli.main(base + ["--only", name, "--results", str(results)])
-            entry = {"status": "ran" if rc == 0 else f"failed (exit {rc})", "wall_s": round(time.monotonic() - t0, 1)}
+            entry = {
+                "status": "ran" if rc == 0 else f"failed (exit {rc})",
+                "wall_s": round(time.monotonic() - t0, 1),
+            }
             if rc == 0:
                 entry.update(figures(name, results / name))
-            entry["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None
+            entry["peak_gpu_memory_gib"] = (
+                round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None
+            )
             report["experiments"][name] = entry
             report["total_s"] = round(time.monotonic() - started, 1)
-            write(args.out, report)               # after each experiment: a timeout keeps what ran
-            if rc == 130:                         # interrupted (Ctrl-C, or gpu_check.sh's 8-minute timeout)
+            write(args.out, report)  # after each experiment: a timeout keeps what ran
+            if rc == 130:  # interrupted (Ctrl-C, or gpu_check.sh's 8-minute timeout)
                 break
     report["total_s"] = round(time.monotonic() - started, 1)
     print("\ngpu check:", report["device"], f"(max {steps} steps per run, {report['total_s']} s in all)")
@@ -168,8 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         speed = {k: v for k, v in e.items() if k.endswith("_per_s") and v is not None}
         shown = ", ".join(f"{k} {v:,.1f}" for k, v in speed.items())
         memory = f"{e['peak_gpu_memory_gib']} GiB" if e.get("peak_gpu_memory_gib") is not None else "n/a"
-        print(f"  {name:<18} {e['status']}; {shown or '-'}; peak GPU memory {memory}; "
-              f"precision {e.get('precision', '-')}; torch.compile {'yes' if e.get('compiled') else 'no'}")
+        print(
+            f"  {name:<18} {e['status']}; {shown or '-'}; peak GPU memory {memory}; "
+            f"precision {e.get('precision', '-')}; torch.compile {'yes' if e.get('compiled') else 'no'}"
+        )
     write(args.out, report)
     print(f"written: {args.out}")
     return 0 if all(e["status"] == "ran" for e in report["experiments"].values()) else 1

@@ -1,4 +1,5 @@
 """Shared fixtures: one smoke run of every experiment and one site build from it, per session."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,14 @@ def without_timing(value):
 
 def run_build(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     """python build_results.py ARGS, output captured."""
-    return subprocess.run([PYTHON, str(ROOT / "build_results.py"), *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [PYTHON, str(ROOT / "build_results.py"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +49,14 @@ def smoke_results(tmp_path_factory) -> Path:
 def built_site(smoke_results, tmp_path_factory) -> Path:
     """`mkdocs build --strict` of the real pages over the smoke results."""
     site = tmp_path_factory.mktemp("site")
-    proc = subprocess.run([str(BIN / "mkdocs"), "build", "--strict", "--site-dir", str(site)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "HW1_RESULTS": str(smoke_results), "NO_MKDOCS_2_WARNING": "1"})
+    proc = subprocess.run(
+        [str(BIN / "mkdocs"), "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HW1_RESULTS": str(smoke_results), "NO_MKDOCS_2_WARNING": "1"},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return site
 
@@ -64,8 +76,15 @@ def statuses(stdout: str) -> dict[str, str]:
     return {row[0]: row[1] for row in rows if len(row) >= 2 and row[0] in EXPERIMENTS}
 
 
-def fake_results(results: Path, name: str, profile: str, data_root: Path, cache: Path,
-                 commit: str = "abc123def456", metrics: dict | None = None) -> dict:
+def fake_results(
+    results: Path,
+    name: str,
+    profile: str,
+    data_root: Path,
+    cache: Path,
+    commit: str = "abc123def456",
+    metrics: dict | None = None,
+) -> dict:
     """results/<name>/ as this checkout would make it (a fresh provenance, without running anything):
     for tests of the freshness logic. Returns the provenance written."""
     import json
@@ -79,10 +98,19 @@ def fake_results(results: Path, name: str, profile: str, data_root: Path, cache:
         current.inputs = {}
     precision = choose_precision(current.values.get("precision", "auto"), "cpu")  # what this machine uses
     key = current.key("cpu", precision)
-    provenance = {"experiment": name, "profile": profile, "device": "cpu", "device_type": "cpu",
-                  "precision": precision, "git_commit": commit, "code_files": list(current.code),
-                  "code_hashes": current.code, "config": current.values, "inputs": current.inputs,
-                  "key": key}
+    provenance = {
+        "experiment": name,
+        "profile": profile,
+        "device": "cpu",
+        "device_type": "cpu",
+        "precision": precision,
+        "git_commit": commit,
+        "code_files": list(current.code),
+        "code_hashes": current.code,
+        "config": current.values,
+        "inputs": current.inputs,
+        "key": key,
+    }
     folder = results / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_text(json.dumps(metrics or {"value": 1.0}))

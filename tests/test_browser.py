@@ -8,6 +8,7 @@ pages (both languages, light and dark) are kept in test-artifacts/.
 Without /usr/bin/chromium (apt-get install chromium) these tests are skipped, except under CI=true,
 where a missing browser is a failure: .ci/run installs it.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,6 +31,7 @@ def browser_or_skip() -> str:
     chromium = find_chromium()
     try:
         import playwright.sync_api  # noqa: F401
+
         missing = None if chromium else "Chromium not found (/usr/bin/chromium: apt-get install chromium)"
     except ImportError:
         missing = "Playwright for Python not installed (pip install -r requirements.txt)"
@@ -96,7 +98,7 @@ def test_persian_text_is_drawn_with_vazirmatn(page, base_url):
 
 
 def _switch_language(page, hreflang: str) -> None:
-    page.click(".md-select .md-header__button")           # the language button opens the list
+    page.click(".md-select .md-header__button")  # the language button opens the list
     page.click(f"a.md-select__link[hreflang={hreflang}]")
     page.wait_for_load_state("load")
 
@@ -115,9 +117,9 @@ def test_language_switch_stays_on_the_same_part(page, base_url):
 
 
 def _search(page, word: str) -> list[str]:
-    page.click("input.md-search__input")                   # on a wide screen the box is in the header
-    page.keyboard.type(word)                                # Material reads the query on key events:
-    page.keyboard.press("End")                              # Persian letters are typed as text input
+    page.click("input.md-search__input")  # on a wide screen the box is in the header
+    page.keyboard.type(word)  # Material reads the query on key events:
+    page.keyboard.press("End")  # Persian letters are typed as text input
     page.wait_for_selector(".md-search-result__item", state="attached")
     return page.locator(".md-search-result__item").all_inner_texts()
 
@@ -134,6 +136,7 @@ def _relative_luminance(rgb: tuple[float, float, float]) -> float:
     def channel(c: float) -> float:
         c /= 255
         return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
     r, g, b = (channel(c) for c in rgb)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
@@ -166,7 +169,10 @@ _COLOURS = """(selector) => {
   return {fg: getComputedStyle(el).color, bg: bg || 'rgb(255, 255, 255)'};
 }"""
 
-CONTRAST_TARGETS = {"body text": "article.md-content__inner > p", "caption": "article caption, article figcaption"}
+CONTRAST_TARGETS = {
+    "body text": "article.md-content__inner > p",
+    "caption": "article caption, article figcaption",
+}
 
 
 def test_contrast_and_screenshots_in_both_palettes(page, base_url):
@@ -190,10 +196,15 @@ def test_contrast_and_screenshots_in_both_palettes(page, base_url):
                 if colours is None:
                     continue
                 ratios[(lang, scheme, what)] = contrast(colours["fg"], colours["bg"])
-    (ARTIFACTS / "contrast.json").write_text(json.dumps({" ".join(k): round(v, 2) for k, v in ratios.items()},
-                                                        indent=1), encoding="utf-8")
+    (ARTIFACTS / "contrast.json").write_text(
+        json.dumps({" ".join(k): round(v, 2) for k, v in ratios.items()}, indent=1), encoding="utf-8"
+    )
     assert {(lang, scheme) for lang, scheme, what in ratios if what == "body text"} == {
-        ("fa", "light"), ("fa", "dark"), ("en", "light"), ("en", "dark")}
+        ("fa", "light"),
+        ("fa", "dark"),
+        ("en", "light"),
+        ("en", "dark"),
+    }
     low = {k: round(v, 2) for k, v in ratios.items() if v < 4.5}
     assert not low, f"contrast below 4.5:1: {low}"
 
@@ -227,18 +238,20 @@ def test_attention_explorer_shows_the_chosen_head(page, base_url, site, lang, pa
     assert shown["cells"] == n * n
     for row in shown["rows"]:
         assert abs(sum(row) - 1) < 0.02, row
-    assert shown["rows"] == data["sentences"][0]["attention"][1][2]       # layer 2, head 3 (0-based 1, 2)
+    assert shown["rows"] == data["sentences"][0]["attention"][1][2]  # layer 2, head 3 (0-based 1, 2)
     assert shown["rows"] != first["rows"]
     if lang == "en":
         assert not any(PERSIAN_LETTERS.search(t) for t in shown["labels"] + [shown["caption"]])
     else:
         assert all(PERSIAN_LETTERS.search(t) for t in shown["labels"]) and "۲" in shown["caption"]
-    if len(data["sentences"]) > 1:                                        # another sentence, same head
+    if len(data["sentences"]) > 1:  # another sentence, same head
         page.select_option(".hw1-explorer select[data-role=sentence]", "2")
-        page.wait_for_function("document.querySelector('.hw1-explorer thead th.hw1-explorer__key:last-child')"
-                               f".textContent === {json.dumps(data['sentences'][1]['tokens'][-1])} && "
-                               "document.querySelectorAll('.hw1-explorer td.hw1-cell').length === "
-                               f"{len(data['sentences'][1]['tokens']) ** 2}")
+        page.wait_for_function(
+            "document.querySelector('.hw1-explorer thead th.hw1-explorer__key:last-child')"
+            f".textContent === {json.dumps(data['sentences'][1]['tokens'][-1])} && "
+            "document.querySelectorAll('.hw1-explorer td.hw1-cell').length === "
+            f"{len(data['sentences'][1]['tokens']) ** 2}"
+        )
         assert _matrix(page)["rows"] == data["sentences"][1]["attention"][1][2]
 
 
@@ -257,21 +270,21 @@ def test_no_request_leaves_this_machine(page, base_url, site, requests_seen):
 # Persian search: the index and the query are normalised alike (src/hw1/site/search_normalise.js).
 # Each form a reader may type, and the page that must come up for it.
 PERSIAN_QUERIES = [
-    ("تقسیم‌بندی", "part2-segmentation/"),            # as the page writes it (zero-width non-joiner)
-    ("تقسیم بندی", "part2-segmentation/"),            # a space instead
-    ("تقسیمبندی", "part2-segmentation/"),             # no joiner at all
-    ("تقسيم‌بندي", "part2-segmentation/"),            # Arabic yeh
-    ("تفكيك‌پذيري", "part2-segmentation/"),           # Arabic kaf and yeh
-    ("Brostow ۲۰۰۸", "part2-segmentation/"),          # Persian digits, as the page writes them
-    ("Brostow ٢٠٠٨", "part2-segmentation/"),          # Arabic-Indic digits
-    ("Brostow 2008", "part2-segmentation/"),          # Latin digits
+    ("تقسیم‌بندی", "part2-segmentation/"),  # as the page writes it (zero-width non-joiner)
+    ("تقسیم بندی", "part2-segmentation/"),  # a space instead
+    ("تقسیمبندی", "part2-segmentation/"),  # no joiner at all
+    ("تقسيم‌بندي", "part2-segmentation/"),  # Arabic yeh
+    ("تفكيك‌پذيري", "part2-segmentation/"),  # Arabic kaf and yeh
+    ("Brostow ۲۰۰۸", "part2-segmentation/"),  # Persian digits, as the page writes them
+    ("Brostow ٢٠٠٨", "part2-segmentation/"),  # Arabic-Indic digits
+    ("Brostow 2008", "part2-segmentation/"),  # Latin digits
 ]
 
 
 def _search_links(page, word: str) -> list[str]:
     page.fill("input.md-search__input", "")
     _search(page, word)
-    page.wait_for_timeout(300)                              # the worker answers the last keystroke
+    page.wait_for_timeout(300)  # the worker answers the last keystroke
     return page.eval_on_selector_all(".md-search-result__item a", "as => as.map(a => a.href)")
 
 

@@ -1,4 +1,5 @@
 """CamVid loading (archive and folder), its clear errors, the .npy cache, and batched augmentation."""
+
 from __future__ import annotations
 
 import io
@@ -74,6 +75,7 @@ def test_decoded_once_then_read_from_npy_cache(tmp_path, monkeypatch):
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again although cached")
+
     monkeypatch.setattr(camvid, "_read_raw", no_decoding)
     second = load_camvid(archive, tmp_path / "cache")
     assert torch.equal(first["test"].images, second["test"].images)
@@ -131,9 +133,10 @@ def test_missing_truncated_and_unsafe_archives(tmp_path):
 
 # ----- augmentation ----------------------------------------------------------------------------
 
+
 def _ramp(batch: int = 3, h: int = 12, w: int = 16):
     cols = torch.arange(w).view(1, 1, w).expand(batch, h, w)
-    masks = (cols * 11 // w).to(torch.uint8)                                  # ids 0..10, left to right
+    masks = (cols * 11 // w).to(torch.uint8)  # ids 0..10, left to right
     images = (cols * 16).clamp(max=255).to(torch.uint8).unsqueeze(1).expand(batch, 3, h, w).contiguous()
     return images, masks
 
@@ -148,21 +151,24 @@ def test_identity_augmentation_keeps_masks():
 
 def test_flip_mirrors_image_and_mask_together():
     images, masks = _ramp(batch=64)
-    x, y = augment(images, masks, (12, 16), 1.0, (1.0, 1.0), flip=True, generator=torch.Generator().manual_seed(0))
+    x, y = augment(
+        images, masks, (12, 16), 1.0, (1.0, 1.0), flip=True, generator=torch.Generator().manual_seed(0)
+    )
     mirrored = [torch.equal(y[i], masks[i].long().flip(-1)) for i in range(64)]
     kept = [torch.equal(y[i], masks[i].long()) for i in range(64)]
     assert all(m or k for m, k in zip(mirrored, kept)) and 10 < sum(mirrored) < 54
     for i in range(64):  # the image follows its mask
-        expected = camvid.normalize(images[i:i + 1])[0]
+        expected = camvid.normalize(images[i : i + 1])[0]
         assert torch.allclose(x[i], expected.flip(-1) if mirrored[i] else expected, atol=1e-4)
 
 
 def test_zoom_out_pads_with_ignore_and_zoom_in_crops():
     images, masks = _ramp(batch=2)
     _, y = augment(images, masks, (12, 16), 1.0, (0.5, 0.5), flip=False)
-    assert (y == IGNORE_INDEX).float().mean() == pytest.approx(0.75, abs=0.05)   # image fills a quarter
-    _, y = augment(images, masks, (6, 8), 1.0, (1.0, 1.0), flip=False,
-                   generator=torch.Generator().manual_seed(1))
+    assert (y == IGNORE_INDEX).float().mean() == pytest.approx(0.75, abs=0.05)  # image fills a quarter
+    _, y = augment(
+        images, masks, (6, 8), 1.0, (1.0, 1.0), flip=False, generator=torch.Generator().manual_seed(1)
+    )
     assert not (y == IGNORE_INDEX).any()
     # a crop keeps the column ramp: ids are non-decreasing left to right and cover a contiguous part
     assert bool((y[:, :, 1:] >= y[:, :, :-1]).all())

@@ -1,5 +1,6 @@
 """CIFAR-10 loading from every accepted layout, the download path (loopback server), bad input,
 the fixed split and the batched augmentation. All archives are tiny and built in tmp_path."""
+
 from __future__ import annotations
 
 import hashlib
@@ -69,6 +70,7 @@ def make_binary_tar(path: Path) -> Path:
 
 # ----- layouts ---------------------------------------------------------------------------------
 
+
 def test_jpeg_archive_decoded_once_then_cached(tmp_path):
     root, cache = tmp_path / "data", tmp_path / "cache"
     root.mkdir()
@@ -109,8 +111,8 @@ def test_binary_archive_and_folder(tmp_path):
     make_binary_tar(root / "cifar-10-binary.tar.gz")
     data = cifar10.load(root, tmp_path / "cache", allow_download=False)
     assert data.x_train.shape == (50, 3, 32, 32) and data.x_test.shape == (20, 3, 32, 32)
-    assert data.y_train[:3].tolist() == [1, 2, 3]               # batch 1 starts at label 1
-    assert int(data.x_train[0, 2, 31, 31]) == 7                  # pixel bytes follow the label byte
+    assert data.y_train[:3].tolist() == [1, 2, 3]  # batch 1 starts at label 1
+    assert int(data.x_train[0, 2, 31, 31]) == 7  # pixel bytes follow the label byte
     folder = tmp_path / "d2" / "cifar-10-batches-bin"
     folder.mkdir(parents=True)
     with tarfile.open(root / "cifar-10-binary.tar.gz") as tar:
@@ -122,6 +124,7 @@ def test_binary_archive_and_folder(tmp_path):
 
 # ----- bad input -------------------------------------------------------------------------------
 
+
 def test_missing_data_names_what_is_expected(tmp_path):
     with pytest.raises(DataError, match="cifar10-jpeg.tar.gz"):
         cifar10.load(tmp_path, tmp_path / "cache", allow_download=False)
@@ -130,7 +133,7 @@ def test_missing_data_names_what_is_expected(tmp_path):
 def test_corrupt_archive_names_the_file(tmp_path):
     bad = tmp_path / "cifar10-jpeg.tar.gz"
     good = make_jpeg_tar(tmp_path / "x.tar.gz", image_files())
-    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])    # truncated
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # truncated
     with pytest.raises(DataError, match="cifar10-jpeg.tar.gz"):
         cifar10.load(tmp_path, tmp_path / "cache", allow_download=False)
 
@@ -170,6 +173,7 @@ def test_binary_with_broken_record_size(tmp_path):
 
 # ----- download from a loopback server ---------------------------------------------------------
 
+
 @pytest.fixture
 def server(tmp_path):
     """Serve tmp_path/www on 127.0.0.1 at a free port; yields the base URL."""
@@ -200,7 +204,7 @@ def test_download_checks_md5_then_loads(tmp_path, server):
     with pytest.raises(DataError, match="md5"):
         cifar10.load(root, cache, url=f"{base}/cifar-10-binary.tar.gz", md5="0" * 32)
     assert not (cache / "downloads" / "cifar-10-binary.tar.gz").exists()
-    assert not list((cache / "downloads").glob("*.part"))           # nothing half-written is kept
+    assert not list((cache / "downloads").glob("*.part"))  # nothing half-written is kept
     data = cifar10.load(root, cache, url=f"{base}/cifar-10-binary.tar.gz", md5=md5)
     assert data.x_train.shape == (50, 3, 32, 32)
     assert (cache / "downloads" / "cifar-10-binary.tar.gz").read_bytes() == archive.read_bytes()
@@ -216,11 +220,16 @@ def test_download_failure_says_both_what_is_missing_and_why(tmp_path, server):
 
 # ----- split and augmentation ------------------------------------------------------------------
 
+
 def test_split_is_fixed_and_disjoint():
     n = 100
-    data = cifar10.Cifar10(torch.arange(n).view(n, 1, 1, 1).expand(n, 3, 32, 32).to(torch.uint8),
-                           torch.arange(n) % 10, torch.zeros(0, 3, 32, 32, dtype=torch.uint8),
-                           torch.zeros(0, dtype=torch.long), "test")
+    data = cifar10.Cifar10(
+        torch.arange(n).view(n, 1, 1, 1).expand(n, 3, 32, 32).to(torch.uint8),
+        torch.arange(n) % 10,
+        torch.zeros(0, 3, 32, 32, dtype=torch.uint8),
+        torch.zeros(0, dtype=torch.long),
+        "test",
+    )
     train, val = cifar10.train_val_split(data, 10, seed=0)
     train2, val2 = cifar10.train_val_split(data, 10, seed=0)
     ids_train, ids_val = set(train.x[:, 0, 0, 0].tolist()), set(val.x[:, 0, 0, 0].tolist())
@@ -240,11 +249,15 @@ def test_random_crop_is_a_window_of_the_padded_image():
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     offsets = set()
     for i in range(16):
-        match = [(dy, dx) for dy in range(5) for dx in range(5)
-                 if torch.equal(padded[i, :, dy:dy + 8, dx:dx + 8], out[i])]
+        match = [
+            (dy, dx)
+            for dy in range(5)
+            for dx in range(5)
+            if torch.equal(padded[i, :, dy : dy + 8, dx : dx + 8], out[i])
+        ]
         assert match, f"image {i} is not a window of its padded image"
         offsets.add(match[0])
-    assert len(offsets) > 3                                       # offsets differ between images
+    assert len(offsets) > 3  # offsets differ between images
     assert torch.equal(augment.random_crop(x, 0, g), x)
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, run_build
 from PIL import Image
-from test_cifar10 import image_files, make_jpeg_tar
 
+from conftest import ROOT, run_build
 from hw1.data import camvid, cifar10, sources
 from hw1.errors import DataError
+from test_cifar10 import image_files, make_jpeg_tar
 
 OPTION = "--accept-data-sha256"
 

@@ -1,5 +1,6 @@
 """The code part of the cache key follows the code's meaning: comments, docstrings and layout (a
 `ruff format`) keep results fresh; a changed constant, name or default makes them stale."""
+
 from __future__ import annotations
 
 import ast
@@ -32,15 +33,19 @@ class Model:
 '''
 
 SAME = {
-    "a comment added, changed and removed": SOURCE.replace("  # the learning rate", "  # the rate (a paper)")
-    .replace("import math\n", "import math  # sqrt\n# a line of comment\n"),
-    "docstrings changed": SOURCE.replace("A module docstring.", "What this module does, at length.")
-    .replace("A function docstring.", "Another docstring,\n        on two lines."),
+    "a comment added, changed and removed": SOURCE.replace(
+        "  # the learning rate", "  # the rate (a paper)"
+    ).replace("import math\n", "import math  # sqrt\n# a line of comment\n"),
+    "docstrings changed": SOURCE.replace("A module docstring.", "What this module does, at length.").replace(
+        "A function docstring.", "Another docstring,\n        on two lines."
+    ),
     "docstrings removed": SOURCE.replace('"""A module docstring."""\n', "")
-    .replace('    """A class docstring."""\n\n', "").replace('        """A function docstring."""\n', ""),
+    .replace('    """A class docstring."""\n\n', "")
+    .replace('        """A function docstring."""\n', ""),
     "line breaks, indentation and quotes": SOURCE.replace(
         'return {"total": total, "name": "step"}',
-        "return {\n            'total': total,\n                'name': 'step',\n        }")
+        "return {\n            'total': total,\n                'name': 'step',\n        }",
+    )
     .replace("def step(self, x, scale=2):", "def step(\n        self,\n        x,\n        scale = 2,\n  ):")
     .replace("RATE = 0.1", "RATE = (0.10)"),
 }
@@ -94,12 +99,12 @@ def test_yaml_is_hashed_by_its_content():
     relaid = "head:\n  fa: سر {n}   # Persian\n  en: head {n}\nstep:\n  en: step\n  fa: گام\n"
     assert yaml_hash(text) == yaml_hash(relaid) and yaml_hash(text).startswith("yaml1:")
     assert yaml_hash(text) != yaml_hash(relaid.replace("en: step", "en: steps"))
-    assert yaml_hash("1: one\n") is None                # json would write the key 1 as "1"
+    assert yaml_hash("1: one\n") is None  # json would write the key 1 as "1"
     assert yaml_hash("'1': one\n") is not None
 
 
 def test_file_hash_of_each_kind(tmp_path):
-    (tmp_path / "a.yaml").write_text("yes: 1\n")      # a boolean key: the bytes are hashed
+    (tmp_path / "a.yaml").write_text("yes: 1\n")  # a boolean key: the bytes are hashed
     (tmp_path / "b.ttf").write_bytes(b"\x00\x01font")
     (tmp_path / "c.py").write_text("x = 1  # c\n")
     for name in ("a.yaml", "b.ttf"):
@@ -113,7 +118,7 @@ def test_the_key_hashes_code_by_meaning_and_configs_by_values():
         scheme = {".py": "ast1:", ".yaml": "yaml1:"}.get(os.path.splitext(path)[1], "")
         assert re.fullmatch(scheme + "[0-9a-f]{64}", digest), (path, digest)
     assert "src/hw1/fonts/Vazirmatn-Regular.ttf" in hashes and "text/figures.yaml" in hashes
-    assert not any(path.startswith("configs/") for path in hashes)   # compared as the resolved config
+    assert not any(path.startswith("configs/") for path in hashes)  # compared as the resolved config
 
 
 def test_results_hashed_by_bytes_are_stale_once_and_say_why(tmp_path):
@@ -125,10 +130,12 @@ def test_results_hashed_by_bytes_are_stale_once_and_say_why(tmp_path):
     provenance["code_hashes"], provenance["key"]["code"] = old, "0" * 64
     rehashed = sum(1 for p in old if not p.endswith(".ttf"))
     assert compare(current, provenance).stale == [
-        f"code changed: {rehashed} files hashed by an earlier scheme (now ast1:, yaml1:)"]
+        f"code changed: {rehashed} files hashed by an earlier scheme (now ast1:, yaml1:)"
+    ]
 
 
 # ----- build_results.py --check on a copy of the project ------------------------------------------
+
 
 @pytest.fixture
 def project(tmp_path):
@@ -139,17 +146,25 @@ def project(tmp_path):
     for name in ("build_results.py", "mkdocs.yml"):
         shutil.copy(ROOT / name, copy / name)
     (tmp_path / "no-data").mkdir()
-    for name in EXPERIMENTS:   # the hashes are of paths relative to the project: the copy's are equal
+    for name in EXPERIMENTS:  # the hashes are of paths relative to the project: the copy's are equal
         fake_results(copy / "results", name, "cpu", tmp_path / "no-data", tmp_path / "cache")
     return copy
 
 
 def _check_copy(copy) -> subprocess.CompletedProcess:
     data = str(copy.parent / "no-data")
-    return subprocess.run([PYTHON, "build_results.py", "--check", "--data-root", data],
-                          cwd=copy, capture_output=True, text=True, timeout=60,
-                          env={"HW1_CACHE_DIR": str(copy.parent / "cache"), "PATH": "/usr/bin:/bin",
-                               "PYTHONPATH": str(copy / "src")})   # the copy's hw1, not the installed one
+    return subprocess.run(
+        [PYTHON, "build_results.py", "--check", "--data-root", data],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "HW1_CACHE_DIR": str(copy.parent / "cache"),
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(copy / "src"),
+        },
+    )  # the copy's hw1, not the installed one
 
 
 def _edit(path, old, new):

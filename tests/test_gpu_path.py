@@ -1,4 +1,5 @@
 """The GPU path, tested on the CPU where it can be (#23, item 10)."""
+
 from __future__ import annotations
 
 import torch
@@ -8,7 +9,9 @@ from hw1.runner import execute
 
 def test_cuda_runs_ask_for_deterministic_kernels_and_say_so(monkeypatch):
     calls = []
-    monkeypatch.setattr(torch, "use_deterministic_algorithms", lambda on, warn_only=False: calls.append((on, warn_only)))
+    monkeypatch.setattr(
+        torch, "use_deterministic_algorithms", lambda on, warn_only=False: calls.append((on, warn_only))
+    )
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
     said = execute.make_deterministic("cuda:0")

@@ -1,4 +1,5 @@
 """Confusion matrix, precision/recall/F1 and macro averages against hand-computed cases."""
+
 import pytest
 import torch
 
@@ -9,9 +10,7 @@ def test_confusion_matrix_counts_true_rows_predicted_columns():
     target = torch.tensor([0, 0, 0, 1, 1, 2])
     pred = torch.tensor([0, 0, 1, 1, 2, 2])
     c = confusion_matrix(pred, target, 3)
-    assert c.tolist() == [[2, 1, 0],
-                          [0, 1, 1],
-                          [0, 0, 1]]
+    assert c.tolist() == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
     assert c.dtype == torch.int64
 
 
@@ -38,7 +37,7 @@ def test_report_by_hand():
 
 
 def test_class_never_predicted_has_zero_precision_and_f1_not_nan():
-    c = torch.tensor([[3, 0], [2, 0]])       # class 1 occurs twice and is never predicted
+    c = torch.tensor([[3, 0], [2, 0]])  # class 1 occurs twice and is never predicted
     r = classification_report(c)
     assert r["per_class"]["precision"] == pytest.approx([0.6, 0.0])
     assert r["per_class"]["f1"] == pytest.approx([0.75, 0.0])
@@ -57,9 +56,13 @@ def test_micro_f1_equals_accuracy_but_macro_does_not():
 
 def test_f1_when_precision_plus_recall_is_below_one():
     """P = 1/4, R = 1/5: F1 = 2PR / (P + R) = 2/9 (a denominator below 1 must not be clamped)."""
-    c = torch.tensor([[1, 4, 0],       # class 0: TP 1, actual 5 -> R = 1/5
-                      [3, 6, 0],       # class 0 predicted 4 times -> P = 1/4
-                      [0, 0, 2]])
+    c = torch.tensor(
+        [
+            [1, 4, 0],  # class 0: TP 1, actual 5 -> R = 1/5
+            [3, 6, 0],  # class 0 predicted 4 times -> P = 1/4
+            [0, 0, 2],
+        ]
+    )
     r = classification_report(c)
     assert r["per_class"]["precision"][0] == pytest.approx(0.25)
     assert r["per_class"]["recall"][0] == pytest.approx(0.2)

@@ -10,6 +10,7 @@
   - the verdicts a page decides with ran(), exists(), meets() and compare(), with their arguments;
   - the string constants a value is compared with ({% if D.bert.nsp.verdict == "learnt" %}).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,16 +21,15 @@ from jinja2 import nodes
 from hw1.site.templates import make_env
 
 ROOT = Path(__file__).resolve().parents[1]
-ROOTS = {"R", "D", "O", "REF"}                       # the lookups a page reads values through
-RECORD_CALLS = {"config", "provenance_of", "value", "data", "cite"}   # functions returning a value
-VERDICT_CALLS = {"ran", "exists", "meets", "compare"}                 # functions deciding a verdict
+ROOTS = {"R", "D", "O", "REF"}  # the lookups a page reads values through
+RECORD_CALLS = {"config", "provenance_of", "value", "data", "cite"}  # functions returning a value
+VERDICT_CALLS = {"ran", "exists", "meets", "compare"}  # functions deciding a verdict
 SHOWN_CALLS = {"figure": 2, "table": 2, "image_grid": 2, "notebook": 1, "verify_table": 1}  # (its key args)
 OPERATORS = {"eq": "==", "ne": "!=", "in": "in", "notin": "not in"}
 
 # Differences that are known, one entry per (page, "fa-only" | "en-only", item), each with its reason.
 # An entry that no longer matches a difference fails the test (keep the list exact).
-ALLOWED: dict[tuple[str, str, str], str] = {
-}
+ALLOWED: dict[tuple[str, str, str], str] = {}
 
 
 def pairs() -> list[tuple[str, Path, Path]]:
@@ -43,7 +43,12 @@ def pairs() -> list[tuple[str, Path, Path]]:
 
 
 def _const_args(call: nodes.Call) -> str | None:
-    if call.kwargs or call.dyn_args or call.dyn_kwargs or not all(isinstance(a, nodes.Const) for a in call.args):
+    if (
+        call.kwargs
+        or call.dyn_args
+        or call.dyn_kwargs
+        or not all(isinstance(a, nodes.Const) for a in call.args)
+    ):
         return None
     return ", ".join(repr(a.value) for a in call.args)
 
@@ -54,7 +59,7 @@ def value_path(node: nodes.Node, aliases: dict[str, str]) -> str | None:
         return node.name if node.name in ROOTS else aliases.get(node.name)
     if isinstance(node, nodes.Getattr):
         base = value_path(node.node, aliases)
-        if node.attr in ("items", "values", "keys"):    # a mapping's method, not one of its keys
+        if node.attr in ("items", "values", "keys"):  # a mapping's method, not one of its keys
             return base
         return base and f"{base}.{node.attr}"
     if isinstance(node, nodes.Getitem):
@@ -66,17 +71,21 @@ def value_path(node: nodes.Node, aliases: dict[str, str]) -> str | None:
             args = _const_args(node)
             return None if args is None else f"{node.node.name}({args})"
         if isinstance(node.node, nodes.Name) and node.node.name in VERDICT_CALLS:
-            args = [repr(a.value) if isinstance(a, nodes.Const) else value_path(a, aliases) or "?"
-                    for a in node.args]
+            args = [
+                repr(a.value) if isinstance(a, nodes.Const) else value_path(a, aliases) or "?"
+                for a in node.args
+            ]
             return f"{node.node.name}({', '.join(args)})"
         if isinstance(node.node, nodes.Name) and node.node.name in SHOWN_CALLS:
-            keys = node.args[:SHOWN_CALLS[node.node.name]]
-            args = [repr(a.value) if isinstance(a, nodes.Const) else value_path(a, aliases) or "?" for a in keys]
+            keys = node.args[: SHOWN_CALLS[node.node.name]]
+            args = [
+                repr(a.value) if isinstance(a, nodes.Const) else value_path(a, aliases) or "?" for a in keys
+            ]
             return f"{node.node.name}({', '.join(args)})"
         if isinstance(node.node, nodes.Getattr) and node.node.attr in ("items", "values", "keys"):
-            base = value_path(node.node.node, aliases)   # {% for k, v in R.x.items() %}
+            base = value_path(node.node.node, aliases)  # {% for k, v in R.x.items() %}
             return base
-    if isinstance(node, nodes.CondExpr):               # {% set b = R.x.beit if exists("x") else none %}
+    if isinstance(node, nodes.CondExpr):  # {% set b = R.x.beit if exists("x") else none %}
         return value_path(node.expr1, aliases)
     if isinstance(node, nodes.Filter) and node.name in ("default", "d"):
         return value_path(node.node, aliases)
@@ -100,7 +109,7 @@ def _aliases(template: nodes.Template) -> dict[str, str]:
             targets = loop.target.items if isinstance(loop.target, nodes.Tuple) else [loop.target]
             names = [t.name for t in targets if isinstance(t, nodes.Name)]
             if names:
-                aliases[names[-1]] = f"{base}.*"    # the item (or the value of a key, value pair)
+                aliases[names[-1]] = f"{base}.*"  # the item (or the value of a key, value pair)
         if aliases == before:
             return aliases
     return aliases
@@ -141,28 +150,45 @@ def differences() -> list[tuple[str, str, str]]:
 
 def test_the_reader_finds_paths_through_aliases_and_verdict_tests(tmp_path):
     page = tmp_path / "p.md"
-    page.write_text('{% set n = D.bert.nsp %}{% if n.verdict == "learnt" %}{{ pct(n.accuracy) }}{% endif %}'
-                    '{% for k, v in R.classification.items() %}{{ v.test.accuracy }}{% endfor %}'
-                    '{{ config("classification", "gpu").beit.image_size }}{{ cite("camvid_classes") }}'
-                    '{% if ran("bert", "cpu") and compare(R.bert.a, R.bert.b, "margin") != "level" %}{% endif %}',
-                    encoding="utf-8")
+    page.write_text(
+        '{% set n = D.bert.nsp %}{% if n.verdict == "learnt" %}{{ pct(n.accuracy) }}{% endif %}'
+        "{% for k, v in R.classification.items() %}{{ v.test.accuracy }}{% endfor %}"
+        '{{ config("classification", "gpu").beit.image_size }}{{ cite("camvid_classes") }}'
+        '{% if ran("bert", "cpu") and compare(R.bert.a, R.bert.b, "margin") != "level" %}{% endif %}',
+        encoding="utf-8",
+    )
     paths, tests = reads(page)
-    assert paths == {"D.bert.nsp.verdict", "D.bert.nsp.accuracy", "R.classification.*.test.accuracy",
-                     "config('classification', 'gpu').beit.image_size", "cite('camvid_classes')",
-                     "ran('bert', 'cpu')", "compare(R.bert.a, R.bert.b, 'margin')", "R.bert.a", "R.bert.b"}
+    assert paths == {
+        "D.bert.nsp.verdict",
+        "D.bert.nsp.accuracy",
+        "R.classification.*.test.accuracy",
+        "config('classification', 'gpu').beit.image_size",
+        "cite('camvid_classes')",
+        "ran('bert', 'cpu')",
+        "compare(R.bert.a, R.bert.b, 'margin')",
+        "R.bert.a",
+        "R.bert.b",
+    }
     assert tests == {"D.bert.nsp.verdict == 'learnt'", "compare(R.bert.a, R.bert.b, 'margin') != 'level'"}
 
 
 def test_pairs_are_found():
     names = {name for name, _, _ in pairs()}
     assert {"docs/part1-bert.*.md", "docs/index.*.md", "sections/attention-scaling.*.md"} <= {
-        n.replace("text/", "") for n in names}
+        n.replace("text/", "") for n in names
+    }
 
 
 @pytest.mark.parametrize("name", [name for name, _, _ in pairs()])
 def test_both_languages_read_the_same_values_and_verdicts(name):
     found = [d for d in differences() if d[0] == name]
     unexpected = [f"{side}: {item}" for page, side, item in found if (page, side, item) not in ALLOWED]
-    stale = [f"{side}: {item}" for (page, side, item) in ALLOWED if page == name and (page, side, item) not in found]
-    assert not unexpected, f"{name}: the two languages differ in what they read:\n  " + "\n  ".join(unexpected)
+    stale = [
+        f"{side}: {item}"
+        for (page, side, item) in ALLOWED
+        if page == name and (page, side, item) not in found
+    ]
+    assert not unexpected, f"{name}: the two languages differ in what they read:\n  " + "\n  ".join(
+        unexpected
+    )
     assert not stale, f"{name}: ALLOWED entries that no longer differ (remove them):\n  " + "\n  ".join(stale)

@@ -4,6 +4,7 @@ The Persian PDF must carry its text in logical order with Vazirmatn embedded, so
 searched, copied and handed in; both must hold every page of the site with its figures and tables.
 pdftotext and pdffonts come from Debian's poppler-utils (.ci/run installs it with Chromium).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,9 @@ from hw1.site import pdf as pdfmod
 from test_browser import browser_or_skip
 
 # Bidirectional controls that pdftotext inserts around right-to-left runs, and the zero-width non-joiner.
-INVISIBLE = dict.fromkeys(map(ord, "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+INVISIBLE = dict.fromkeys(
+    map(ord, "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
 
 
 def normalise(text: str) -> str:
@@ -48,7 +51,9 @@ def poppler(tool: str) -> str:
     return path
 
 
-PRINT_TIMEOUT = 1200       # both PDFs: about 1 min on an idle 2-core machine, 6 min at a load of 5, more when busier
+PRINT_TIMEOUT = (
+    1200  # both PDFs: about 1 min on an idle 2-core machine, 6 min at a load of 5, more when busier
+)
 TOOL_TIMEOUT = 120
 
 
@@ -60,8 +65,9 @@ def pdfs(site) -> dict[str, Path]:
     after PRINT_TIMEOUT seconds: a print that hangs fails the tests instead of stopping them."""
     browser_or_skip()
     command = [sys.executable, "-m", "hw1.site.pdf", "--site", str(site), "--require"]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True) as proc:
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    ) as proc:
         try:
             output, _ = proc.communicate(timeout=PRINT_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -76,8 +82,9 @@ def text_of(path: Path, *pages: int, layout: bool = False) -> str:
     args = [poppler("pdftotext"), "-enc", "UTF-8"] + (["-layout"] if layout else [])
     if pages:
         args += ["-f", str(pages[0]), "-l", str(pages[-1])]
-    return subprocess.run(args + [str(path), "-"], capture_output=True, text=True, check=True,
-                          timeout=TOOL_TIMEOUT).stdout
+    return subprocess.run(
+        args + [str(path), "-"], capture_output=True, text=True, check=True, timeout=TOOL_TIMEOUT
+    ).stdout
 
 
 class _Article(HTMLParser):
@@ -128,23 +135,29 @@ def test_both_pdfs_are_written_into_the_site(pdfs, site):
 
 def test_persian_pdf_has_the_home_page_text_in_logical_order(pdfs, site):
     home = article(site / "index.html")
-    sentence = home.first_p.split("،")[0]                 # the first clause of the first paragraph
+    sentence = home.first_p.split("،")[0]  # the first clause of the first paragraph
     assert len(sentence) > 20 and re.search(r"[\u0600-\u06FF]", sentence), sentence
-    text = normalise(text_of(pdfs["fa"], 1, 8))            # after the cover, contents and lists
+    text = normalise(text_of(pdfs["fa"], 1, 8))  # after the cover, contents and lists
     assert normalise(home.h1) in text
     assert normalise(sentence) in text
 
 
 def test_persian_pdf_embeds_vazirmatn(pdfs):
-    out = subprocess.run([poppler("pdffonts"), str(pdfs["fa"])], capture_output=True, text=True, check=True,
-                         timeout=TOOL_TIMEOUT).stdout
+    out = subprocess.run(
+        [poppler("pdffonts"), str(pdfs["fa"])],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=TOOL_TIMEOUT,
+    ).stdout
     rows = [line.split() for line in out.splitlines()[2:] if line.strip()]
     vazirmatn = [r for r in rows if "Vazirmatn" in r[0]]
     assert vazirmatn, out
     # columns: name type... encoding emb sub uni object ID -> emb is the 5th from the end
     assert all(r[-5] == "yes" for r in vazirmatn), out
-    assert not any(r[0] == "[none]" and "Type" in r[1:3] and "3" in r[1:3] for r in rows), \
+    assert not any(r[0] == "[none]" and "Type" in r[1:3] and "3" in r[1:3] for r in rows), (
         f"unnamed Type 3 fonts (a variable font printed as glyph drawings):\n{out}"
+    )
 
 
 @pytest.mark.parametrize("lang, prefix", [("fa", ""), ("en", "en/")])
@@ -152,22 +165,26 @@ def test_pdf_holds_every_page_in_nav_order_with_numbered_captions(pdfs, site, la
     text = normalise(text_of(pdfs[lang]))
     home_nav = (site / prefix / "index.html").read_text(encoding="utf-8")
     order = []
-    for href in re.findall(r'class="md-nav__link[^"]*"[^>]*href="([^"#]+)"|href="([^"#]+)"[^>]*class="md-nav__link',
-                           home_nav):
+    for href in re.findall(
+        r'class="md-nav__link[^"]*"[^>]*href="([^"#]+)"|href="([^"#]+)"[^>]*class="md-nav__link', home_nav
+    ):
         href = next(h for h in href if h)
         if href not in order:
             order.append(href)
-    titles = [normalise(article((site / prefix / h / "index.html").resolve()).h1) for h in order
-              if (site / prefix / h / "index.html").is_file()]
+    titles = [
+        normalise(article((site / prefix / h / "index.html").resolve()).h1)
+        for h in order
+        if (site / prefix / h / "index.html").is_file()
+    ]
     assert len(titles) >= 8, titles
     position = -1
-    for title in titles:                                   # each page's title after the previous one's
+    for title in titles:  # each page's title after the previous one's
         found = text.find(title, position + 1)
         assert found > position, f"{title!r} missing or out of the navigation's order"
         position = found
     raw = text_of(pdfs[lang]).translate(INVISIBLE)
     figure, table = ("شکل", "جدول") if lang == "fa" else ("Figure", "Table")
-    for label in (figure, table):                          # numbered captions: "Figure 1:", "جدول ۱:"
+    for label in (figure, table):  # numbered captions: "Figure 1:", "جدول ۱:"
         assert re.search(label + r"\s*:?\s*[1۱]\s*:?", raw), label
 
 
@@ -199,8 +216,9 @@ def page_letters(path: Path) -> list[str]:
 def chapter_titles(site: Path, prefix: str) -> list[str]:
     home_nav = (site / prefix / "index.html").read_text(encoding="utf-8")
     hrefs = []
-    for href in re.findall(r'class="md-nav__link[^"]*"[^>]*href="([^"#]+)"|href="([^"#]+)"[^>]*class="md-nav__link',
-                           home_nav):
+    for href in re.findall(
+        r'class="md-nav__link[^"]*"[^>]*href="([^"#]+)"|href="([^"#]+)"[^>]*class="md-nav__link', home_nav
+    ):
         href = next(h for h in href if h)
         if href not in hrefs and (site / prefix / href / "index.html").is_file():
             hrefs.append(href)
@@ -221,7 +239,11 @@ def test_pdf_has_a_cover_contents_and_lists_with_page_numbers(pdfs, site, lang, 
     # the contents: every chapter title, each with a page number, in increasing order
     # -layout keeps an entry and its page number on one line (the number is at the line's end: on the
     # left in Persian, where it is also the first number of the line, on the right in English)
-    lines = [line for line in text_of(pdfs[lang], 2, 6, layout=True).translate(INVISIBLE).splitlines() if line.strip()]
+    lines = [
+        line
+        for line in text_of(pdfs[lang], 2, 6, layout=True).translate(INVISIBLE).splitlines()
+        if line.strip()
+    ]
     numbered = []
     for title in chapter_titles(site, prefix):
         line = next((l for l in lines if normalise(l).startswith(title[:25])), None)
@@ -230,7 +252,7 @@ def test_pdf_has_a_cover_contents_and_lists_with_page_numbers(pdfs, site, lang, 
         assert number, f"no page number for {title!r}: {line!r}"
         numbered.append(int(number[0] if lang == "fa" else number[-1]))
     assert numbered == sorted(numbered) and numbered[0] > 1, numbered
-    for title, number in zip(chapter_titles(site, prefix), numbered):   # the number is the chapter's page
+    for title, number in zip(chapter_titles(site, prefix), numbered):  # the number is the chapter's page
         assert pages[number - 1].startswith(title[:25]), (title, number)
 
 
@@ -238,8 +260,11 @@ def test_persian_pdf_is_persian_throughout(pdfs):
     """The English notebook is not in the Persian PDF: a Persian note says where it is. (Code, hashes and
     configuration on the Reproduce and Provenance pages stay in Latin script.)"""
     import json
+
     text = normalise(text_of(pdfs["fa"]))
-    notebook = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "bert_walkthrough.ipynb").read_text())
+    notebook = json.loads(
+        (Path(__file__).resolve().parents[1] / "notebooks" / "bert_walkthrough.ipynb").read_text()
+    )
     for cell in notebook["cells"]:
         if cell["cell_type"] == "markdown":
             sentence = normalise("".join(cell["source"]).split(".")[0])[:60]
@@ -253,14 +278,18 @@ def _filled(path: Path) -> list[float]:
 
     import numpy as np
     from PIL import Image
+
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([poppler("pdftoppm"), "-r", "18", "-gray", "-png", str(path), f"{tmp}/p"], check=True,
-                       timeout=TOOL_TIMEOUT)
+        subprocess.run(
+            [poppler("pdftoppm"), "-r", "18", "-gray", "-png", str(path), f"{tmp}/p"],
+            check=True,
+            timeout=TOOL_TIMEOUT,
+        )
         filled = []
         for png in sorted(Path(tmp).glob("p-*.png"), key=lambda p: int(p.stem.split("-")[1])):
             im = np.asarray(Image.open(png).convert("L"))
             h = im.shape[0]
-            top, bottom = int(h * 16 / 297), int(h * (1 - 16 / 297))      # the page's margins (pdf.py)
+            top, bottom = int(h * 16 / 297), int(h * (1 - 16 / 297))  # the page's margins (pdf.py)
             rows = np.nonzero(im[top:bottom].min(axis=1) < 200)[0]
             filled.append(float(rows.max()) / (bottom - top) if rows.size else 0.0)
         return filled
@@ -273,8 +302,11 @@ def test_no_page_is_less_than_a_third_full_except_before_a_part(pdfs, site, lang
     starts = {i for i, text in enumerate(pages) if any(text.startswith(t[:25]) for t in titles if t)}
     first_chapter = min(starts)
     filled = _filled(pdfs[lang])
-    low = [f"page {i + 1}: {filled[i]:.0%}" for i in range(first_chapter, len(filled) - 1)
-           if filled[i] < 1 / 3 and i + 1 not in starts]
+    low = [
+        f"page {i + 1}: {filled[i]:.0%}"
+        for i in range(first_chapter, len(filled) - 1)
+        if filled[i] < 1 / 3 and i + 1 not in starts
+    ]
     assert not low, f"pages less than a third full (not before a part): {low}"
 
 

@@ -1,9 +1,9 @@
 """build_results.py: caching, --force, atomic results under interruption, clear errors."""
+
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import time
@@ -17,8 +17,11 @@ from hw1.experiments import EXPERIMENTS
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_smoke_run_writes_results_and_provenance(smoke_results):
@@ -28,8 +31,20 @@ def test_smoke_run_writes_results_and_provenance(smoke_results):
         provenance = json.loads((folder / "provenance.json").read_text())
         assert metrics, f"{name}: empty metrics"
         assert provenance["profile"] == "smoke"
-        for field in ("device_name", "versions", "git_commit", "seed", "started_at", "duration_s", "inputs", "key",
-                      "precision", "threads", "machine", "code_hashes"):
+        for field in (
+            "device_name",
+            "versions",
+            "git_commit",
+            "seed",
+            "started_at",
+            "duration_s",
+            "inputs",
+            "key",
+            "precision",
+            "threads",
+            "machine",
+            "code_hashes",
+        ):
             assert field in provenance, f"{name}: provenance lacks {field}"
         assert provenance["versions"]["torch"].startswith("2.13")
     assert not list(smoke_results.glob(".tmp-*")), "a temporary folder was left behind"
@@ -46,9 +61,14 @@ def test_second_run_is_all_cached_and_fast(smoke_results):
 
 def test_force_reruns_and_changed_config_invalidates(tmp_path):
     results = tmp_path / "results"
-    assert run_build("--profile", "smoke", "--only", "attention_scaling", "--results", str(results)).returncode == 0
+    assert (
+        run_build("--profile", "smoke", "--only", "attention_scaling", "--results", str(results)).returncode
+        == 0
+    )
     first = json.loads((results / "attention_scaling" / "provenance.json").read_text())
-    proc = run_build("--profile", "smoke", "--only", "attention_scaling", "--results", str(results), "--force")
+    proc = run_build(
+        "--profile", "smoke", "--only", "attention_scaling", "--results", str(results), "--force"
+    )
     assert proc.returncode == 0 and statuses(proc.stdout) == {"attention_scaling": "ran"}, proc.stdout
     second = json.loads((results / "attention_scaling" / "provenance.json").read_text())
     assert second["started_at"] >= first["started_at"] and second["key"] == first["key"]
@@ -65,12 +85,29 @@ def test_code_hash_follows_imports():
 
 def test_interrupted_run_leaves_previous_results_byte_identical(tmp_path):
     results = tmp_path / "results"
-    assert run_build("--profile", "smoke", "--only", "attention_scaling", "--results", str(results)).returncode == 0
+    assert (
+        run_build("--profile", "smoke", "--only", "attention_scaling", "--results", str(results)).returncode
+        == 0
+    )
     before = tree_digest(results / "attention_scaling")
     for sig in (signal.SIGINT, signal.SIGKILL):
-        proc = subprocess.Popen([PYTHON, str(ROOT / "build_results.py"), "--profile", "cpu", "--force",
-                                 "--only", "attention_scaling", "--results", str(results)],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                PYTHON,
+                str(ROOT / "build_results.py"),
+                "--profile",
+                "cpu",
+                "--force",
+                "--only",
+                "attention_scaling",
+                "--results",
+                str(results),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while not list(results.glob(".tmp-*")) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
@@ -91,10 +128,20 @@ def test_missing_data_is_a_clear_error_and_others_still_run(tmp_path):
     results = tmp_path / "results"
     empty = tmp_path / "empty-data-folder"
     empty.mkdir()
-    proc = run_build("--profile", "cpu", "--only", "classification,attention_scaling", "--results", str(results),
-                     "--data-root", str(empty))
+    proc = run_build(
+        "--profile",
+        "cpu",
+        "--only",
+        "classification,attention_scaling",
+        "--results",
+        str(results),
+        "--data-root",
+        str(empty),
+    )
     assert proc.returncode == 2
-    assert f"error: classification: cifar10 not found under {empty}: expected cifar10-jpeg.tar.gz" in proc.stderr
+    assert (
+        f"error: classification: cifar10 not found under {empty}: expected cifar10-jpeg.tar.gz" in proc.stderr
+    )
     assert "Traceback" not in proc.stderr
     assert (results / "attention_scaling" / "metrics.json").is_file()
     assert not (results / "classification").exists()
@@ -107,8 +154,17 @@ def test_corrupt_archive_is_a_clear_error(tmp_path):
     (data / "cifar10-jpeg.tar.gz").write_bytes(b"\x1f\x8b\x08\x00 this is not really gzip" * 100)
     (data / "camvid-segnet.tar.gz").write_bytes(b"PK\x03\x04 nor is this a tarball")
     results = tmp_path / "results"
-    proc = run_build("--profile", "cpu", "--only", "classification,segmentation", "--results", str(results),
-                     "--data-root", str(data), env={"HW1_CACHE_DIR": str(tmp_path / "cache")})
+    proc = run_build(
+        "--profile",
+        "cpu",
+        "--only",
+        "classification,segmentation",
+        "--results",
+        str(results),
+        "--data-root",
+        str(data),
+        env={"HW1_CACHE_DIR": str(tmp_path / "cache")},
+    )
     assert proc.returncode == 2
     assert "cifar10-jpeg.tar.gz" in proc.stderr and "camvid-segnet.tar.gz" in proc.stderr
     assert "Traceback" not in proc.stderr

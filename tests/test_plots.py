@@ -1,4 +1,5 @@
 """Figures in the reader's language (hw1.plots): words, digits, direction, and the saved pair."""
+
 import re
 
 import pytest
@@ -12,7 +13,7 @@ from hw1.runner.freshness import PROJECT_ROOT, code_hashes
 def test_words_come_from_the_table_in_each_language():
     with plots.language("fa") as fa:
         assert fa("step") == "\u200fگام"
-        assert fa("head {n}", n=12) == "\u200fسر ۱۲"            # Persian digits in placeholders
+        assert fa("head {n}", n=12) == "\u200fسر ۱۲"  # Persian digits in placeholders
         assert fa.num(0.456) == "۰٫۴۶" and fa.get("car") == "خودرو" and fa.get("no such key") == "no such key"
     with plots.language("en") as en:
         assert en("head {n}", n=12) == "head 12" and en.num(0.456) == "0.46"
@@ -27,6 +28,7 @@ def test_every_class_name_of_the_figures_matches_the_glossary():
     assert all(isinstance(key, str) for key in [*glossary, *figures])
     from hw1.data.camvid import CLASS_NAMES
     from hw1.data.cifar10 import CLASSES
+
     for name in [*CLASS_NAMES[:11], *CLASSES]:
         assert figures[name]["fa"] == glossary[name]["fa"], name
 
@@ -40,8 +42,15 @@ def _draw(w):
 
 
 def test_a_figure_is_saved_once_per_language_with_persian_ticks(tmp_path):
-    ctx = Context(name="exp", profile="smoke", out_dir=tmp_path, data_root=tmp_path, device="cpu", seed=0,
-                  cache_dir=tmp_path)
+    ctx = Context(
+        name="exp",
+        profile="smoke",
+        out_dir=tmp_path,
+        data_root=tmp_path,
+        device="cpu",
+        seed=0,
+        cache_dir=tmp_path,
+    )
     drawn = {}
 
     def draw(w):
@@ -80,11 +89,11 @@ def test_persian_figures_put_the_first_panel_on_the_right_and_use_persian_signs(
     drawn = dict(plots.draw_each_language(two_panels))
     fa_first, fa_second = drawn["fa"].axes
     en_first, en_second = drawn["en"].axes
-    assert en_first.get_position().x0 < en_second.get_position().x0      # left to right in English
-    assert fa_first.get_position().x0 > fa_second.get_position().x0      # right to left in Persian
+    assert en_first.get_position().x0 < en_second.get_position().x0  # left to right in English
+    assert fa_first.get_position().x0 > fa_second.get_position().x0  # right to left in Persian
     # mirrored: the panels stay inside the figure and do not overlap
     assert 0 <= fa_second.get_position().x0 < fa_second.get_position().x1 < fa_first.get_position().x0
     assert fa_first.get_position().x1 <= 1
     with plots.language("fa") as fa:
         assert fa.num(-1.5) == "−۱٫۵۰" and fa.num(0.25, "{:.0%}") == "۲۵٪"
-        assert fa.digits("all-MiniLM-L6") == "all-MiniLM-L۶"   # text keeps its hyphens
+        assert fa.digits("all-MiniLM-L6") == "all-MiniLM-L۶"  # text keeps its hyphens

@@ -3,6 +3,7 @@ the built pages (alt text in the page's language, heading order).
 
 No network: the "remote" is a bare repository in a temporary folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,9 +25,16 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 
 # ----- gh-deploy ----------------------------------------------------------------------------------
 
+
 def git(*args: str, cwd: Path) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@localhost",
-           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@localhost", "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@localhost",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@localhost",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
     out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, f"git {' '.join(args)}: {out.stderr}"
     return out.stdout
@@ -52,18 +60,45 @@ def test_gh_deploy_publishes_both_languages_to_a_local_remote(smoke_results, tmp
     git("commit", "-q", "-m", "sources", cwd=repo)
     git("init", "-q", "--bare", str(remote), cwd=tmp_path)
     git("remote", "add", "pages", str(remote), cwd=repo)
-    assert git("remote", "get-url", "pages", cwd=repo).strip() == str(remote)   # a folder, not a host
-    env = {**os.environ, "HW1_RESULTS": str(smoke_results), "NO_MKDOCS_2_WARNING": "1",
-           "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@localhost",
-           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@localhost"}
-    proc = subprocess.run([str(BIN / "mkdocs"), "gh-deploy", "--force", "--remote-name", "pages",
-                           "--remote-branch", "gh-pages", "--message", "Deploy {sha} (test)"],
-                          cwd=repo, capture_output=True, text=True, env=env, timeout=600)
+    assert git("remote", "get-url", "pages", cwd=repo).strip() == str(remote)  # a folder, not a host
+    env = {
+        **os.environ,
+        "HW1_RESULTS": str(smoke_results),
+        "NO_MKDOCS_2_WARNING": "1",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@localhost",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@localhost",
+    }
+    proc = subprocess.run(
+        [
+            str(BIN / "mkdocs"),
+            "gh-deploy",
+            "--force",
+            "--remote-name",
+            "pages",
+            "--remote-branch",
+            "gh-pages",
+            "--message",
+            "Deploy {sha} (test)",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     files = set(git("ls-tree", "-r", "--name-only", "gh-pages", cwd=remote).split())
-    for name in ("index.html", "en/index.html", ".nojekyll", "search/search_index.json",
-                 "part3-classification/index.html", "en/part3-classification/index.html",
-                 "assets/fonts/Vazirmatn-wght.woff2"):
+    for name in (
+        "index.html",
+        "en/index.html",
+        ".nojekyll",
+        "search/search_index.json",
+        "part3-classification/index.html",
+        "en/part3-classification/index.html",
+        "assets/fonts/Vazirmatn-wght.woff2",
+    ):
         assert name in files, name
     fa = git("show", "gh-pages:index.html", cwd=remote)
     en = git("show", "gh-pages:en/index.html", cwd=remote)
@@ -74,6 +109,7 @@ def test_gh_deploy_publishes_both_languages_to_a_local_remote(smoke_results, tmp
 
 
 # ----- the GitHub Pages workflow -----------------------------------------------------------------
+
 
 def test_pages_workflow_builds_from_committed_results_and_deploys():
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text(encoding="utf-8"))
@@ -91,15 +127,26 @@ def test_pages_workflow_builds_from_committed_results_and_deploys():
     assert permissions["pages"] == "write" and permissions["id-token"] == "write"
     # the packages the workflow installs are pinned in requirements.txt, and are all the site needs
     pattern = re.search(r"grep -iE '([^']+)'", runs).group(1)
-    pinned = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
-              if re.match(pattern, line, re.IGNORECASE)]
+    pinned = [
+        line
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if re.match(pattern, line, re.IGNORECASE)
+    ]
     names = {line.split("==")[0].lower() for line in pinned}
-    assert names >= {"mkdocs", "mkdocs-material", "mkdocs-static-i18n", "jinja2", "pyyaml", "nbconvert",
-                     "playwright"}, names
+    assert names >= {
+        "mkdocs",
+        "mkdocs-material",
+        "mkdocs-static-i18n",
+        "jinja2",
+        "pyyaml",
+        "nbconvert",
+        "playwright",
+    }, names
     assert "torch" not in names
 
 
 # ----- accessibility of the built pages ----------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def site(request) -> Path:
@@ -113,7 +160,7 @@ class _Page(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.stack: list[tuple[str, str]] = []      # (tag, class)
+        self.stack: list[tuple[str, str]] = []  # (tag, class)
         self.headings: list[tuple[int, str]] = []
         self.images: list[dict] = []
         self.lang = ""
@@ -127,10 +174,21 @@ class _Page(HTMLParser):
         if tag == "html":
             self.lang = attrs.get("lang", "")
         if tag == "img":
-            kind = ("figure" if self._inside("figure", "hw1-figure") and not self._inside("div", "hw1-tile")
-                    else "tile" if self._inside("div", "hw1-tile") else "other")
-            self.images.append({"src": attrs.get("src", ""), "alt": (attrs.get("alt") or "").strip(),
-                                "kind": kind, "article": self._inside("article")})
+            kind = (
+                "figure"
+                if self._inside("figure", "hw1-figure") and not self._inside("div", "hw1-tile")
+                else "tile"
+                if self._inside("div", "hw1-tile")
+                else "other"
+            )
+            self.images.append(
+                {
+                    "src": attrs.get("src", ""),
+                    "alt": (attrs.get("alt") or "").strip(),
+                    "kind": kind,
+                    "article": self._inside("article"),
+                }
+            )
         if tag not in VOID:
             self.stack.append((tag, attrs.get("class") or ""))
         if re.fullmatch(r"h[1-6]", tag) and self._inside("article"):
@@ -157,7 +215,9 @@ def parse_page(path: Path) -> _Page:
 
 
 def content_pages(site: Path) -> list[Path]:
-    return sorted(p for p in site.rglob("index.html") if not p.relative_to(site).parts[0] in ("results", "pdf"))
+    return sorted(
+        p for p in site.rglob("index.html") if p.relative_to(site).parts[0] not in ("results", "pdf")
+    )
 
 
 def test_alt_text_is_in_the_pages_language(site):
@@ -177,12 +237,17 @@ def test_alt_text_is_in_the_pages_language(site):
             elif image["kind"] in ("figure", "tile"):
                 assert PERSIAN_LETTERS.search(image["alt"]), f"{where}: alt {image['alt']!r} is not Persian"
             figures += image["kind"] == "figure"
-        if not english:                           # the same figure, described differently per language
+        if not english:  # the same figure, described differently per language
             twin = site / "en" / path.relative_to(site)
             if twin.is_file():
-                fa_alts = {i["src"].rsplit("/", 1)[-1]: i["alt"] for i in page.images if i["kind"] == "figure"}
-                en_alts = {i["src"].rsplit("/", 1)[-1]: i["alt"] for i in parse_page(twin).images
-                           if i["kind"] == "figure"}
+                fa_alts = {
+                    i["src"].rsplit("/", 1)[-1]: i["alt"] for i in page.images if i["kind"] == "figure"
+                }
+                en_alts = {
+                    i["src"].rsplit("/", 1)[-1]: i["alt"]
+                    for i in parse_page(twin).images
+                    if i["kind"] == "figure"
+                }
                 same = [src for src in fa_alts if en_alts.get(src) == fa_alts[src]]
                 assert not same, f"{name}: the same alt text in both languages for {same}"
     assert figures >= 6, "expected the report's figures on the pages"

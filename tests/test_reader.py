@@ -6,6 +6,7 @@ Same browser as tests/test_browser.py (Debian's Chromium through Playwright, ski
 except under CI=true). HW1_TEST_SITE points at an already built site; HW1_TEST_SUBPATH_SITE at one
 built with HW1_SITE_URL under /hw1-report/ (otherwise it is built here from the smoke results).
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,15 +20,24 @@ from pathlib import Path
 import pytest
 
 from hw1.site.pdf import is_local
-from test_browser import ARTIFACTS, _switch_language
-from test_browser import base_url, browser  # noqa: F401  (fixtures: served from this module's `site`)
+from test_browser import ARTIFACTS, _switch_language, base_url, browser  # noqa: F401  (fixtures: served from this module's `site`)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(os.sys.executable).parent
 
 # Fragments the Persian pages hold that a right-to-left paragraph used to draw in the wrong order.
-FRAGMENTS = ["--force", "1/√step", "[CLS] A [SEP] B [SEP]", "[0, 1]", "results/", "--only", "[CLS]",
-             "all-MiniLM-L6-v2", "(query)", "build_results.py --check"]
+FRAGMENTS = [
+    "--force",
+    "1/√step",
+    "[CLS] A [SEP] B [SEP]",
+    "[0, 1]",
+    "results/",
+    "--only",
+    "[CLS]",
+    "all-MiniLM-L6-v2",
+    "(query)",
+    "build_results.py --check",
+]
 
 
 def pages_of(site: Path) -> list[str]:
@@ -46,8 +56,9 @@ def new_page(browser):
         context.on("request", lambda request: seen.append(request.url))
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(90_000)        # a loaded 2-core machine is slow
+        page.set_default_timeout(90_000)  # a loaded 2-core machine is slow
         return page
+
     yield make
     for context in contexts:
         context.close()
@@ -58,6 +69,7 @@ def new_page(browser):
 def _goto(page, url: str) -> None:
     """page.goto, once more after a timeout: on a machine loaded by other work a navigation can stall."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     try:
         page.goto(url)
     except PlaywrightTimeout:
@@ -142,9 +154,9 @@ def test_code_blocks_on_persian_pages_read_left_to_right(new_page, base_url):
     out = page.evaluate("""() => Array.from(document.querySelectorAll('article pre')).map(p => ({
         direction: getComputedStyle(p).direction, text: p.textContent}))""")
     assert out and all(o["direction"] == "ltr" for o in out), out
-    for block in out:                       # a Persian comment has a line of its own
+    for block in out:  # a Persian comment has a line of its own
         for line in block["text"].splitlines():
-            if any("\u0600" <= c <= "\u06FF" for c in line):
+            if any("\u0600" <= c <= "\u06ff" for c in line):
                 assert line.lstrip().startswith("#"), line
 
 
@@ -196,7 +208,7 @@ def test_tex_is_typeset_in_headings_captions_tables_and_the_table_of_contents(ne
     assert not out["raw"], out
     assert out["typeset"] >= 1, out
     if "part1" in path:
-        assert out["nav"] >= 1, out                 # the heading's formula in the table of contents
+        assert out["nav"] >= 1, out  # the heading's formula in the table of contents
 
 
 def test_persian_pages_number_their_lists_in_persian_digits(new_page, base_url, site):
@@ -204,8 +216,10 @@ def test_persian_pages_number_their_lists_in_persian_digits(new_page, base_url, 
     styles = {}
     for path in ("", "part2-segmentation/", "en/"):
         page.goto(base_url + path)
-        styles[path] = page.evaluate("Array.from(document.querySelectorAll('article ol:not([class])'))"
-                                     ".map(ol => getComputedStyle(ol).listStyleType)")
+        styles[path] = page.evaluate(
+            "Array.from(document.querySelectorAll('article ol:not([class])'))"
+            ".map(ol => getComputedStyle(ol).listStyleType)"
+        )
     assert styles[""] and set(styles[""] + styles["part2-segmentation/"]) == {"persian"}, styles
     assert set(styles["en/"]) == {"decimal"}, styles
     provenance = (site / "provenance" / "index.html").read_text(encoding="utf-8")
@@ -291,10 +305,19 @@ def subpath_site(request, tmp_path_factory) -> Path:
         return Path(given)
     results = request.getfixturevalue("smoke_results")
     site = tmp_path_factory.mktemp("subpath") / "site"
-    proc = subprocess.run([str(BIN / "mkdocs"), "build", "--strict", "--site-dir", str(site)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "HW1_RESULTS": str(results), "NO_MKDOCS_2_WARNING": "1",
-                               "HW1_SITE_URL": f"https://example.github.io/{PREFIX}/"})
+    proc = subprocess.run(
+        [str(BIN / "mkdocs"), "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={
+            **os.environ,
+            "HW1_RESULTS": str(results),
+            "NO_MKDOCS_2_WARNING": "1",
+            "HW1_SITE_URL": f"https://example.github.io/{PREFIX}/",
+        },
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return site
 
@@ -309,7 +332,9 @@ def subpath_url(subpath_site, tmp_path_factory):
     """The site served at http://127.0.0.1:PORT/hw1-report/ (nothing else is served)."""
     parent = tmp_path_factory.mktemp("served")
     (parent / PREFIX).symlink_to(subpath_site.resolve(), target_is_directory=True)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(parent)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(parent))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/{PREFIX}/"
@@ -336,7 +361,9 @@ def test_the_site_works_under_a_sub_path(new_page, subpath_url, subpath_site):
         assert sorted(hrefs) == [subpath_url + "pdf/report-en.pdf", subpath_url + "pdf/report-fa.pdf"], hrefs
         links = page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)")
         local = {h.split("#")[0] for h in links if h.startswith("http://127.0.0.1") and "/pdf/" not in h}
-        assert all(h.startswith(subpath_url) for h in local), [h for h in local if not h.startswith(subpath_url)]
+        assert all(h.startswith(subpath_url) for h in local), [
+            h for h in local if not h.startswith(subpath_url)
+        ]
         for link in sorted(local):
             response = page.request.get(link)
             assert response.ok, f"{link}: {response.status}"
@@ -347,12 +374,13 @@ def test_pdf_links_are_served_by_mkdocs_serve(tmp_path):
     """Under `mkdocs serve` (and `mkdocs build`) the home pages' PDF links get the printed PDFs or a note."""
     from mkdocs.config.defaults import MkDocsConfig
     from mkdocs.structure.files import Files
+
     from hw1.site import hook
 
     config = MkDocsConfig()
     config.load_dict({"site_name": "test", "docs_dir": str(tmp_path), "site_dir": str(tmp_path / "site")})
     config.validate()
-    config.plugins._current_plugin = "hook"            # what MkDocs sets while it runs a hook
+    config.plugins._current_plugin = "hook"  # what MkDocs sets while it runs a hook
     hook.on_startup(command="serve", dirty=False)
     try:
         hook.on_pre_build(config)
@@ -364,27 +392,33 @@ def test_pdf_links_are_served_by_mkdocs_serve(tmp_path):
     for f in files:
         if f.src_uri.startswith("pdf/"):
             assert f.content_bytes[:5] == b"%PDF-"
-    hook.on_pre_build(config)          # a build (tests/test_runner_integrity.py: the printed ones are kept)
+    hook.on_pre_build(config)  # a build (tests/test_runner_integrity.py: the printed ones are kept)
     assert {"pdf/report-fa.pdf"} <= {f.src_uri for f in hook.on_files(Files([]), config)}
 
 
 # ----- the attention explorer (Part 1) ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["part1-bert/", "en/part1-bert/"])
 def test_attention_explorer_presets_average_token_and_head_scores(new_page, base_url, site, path):
     import json
+
     data = json.loads((site / "results" / "bert" / "data" / "attention.json").read_text(encoding="utf-8"))
-    page = new_page(390, height=844)                      # a phone: values shown without hover
+    page = new_page(390, height=844)  # a phone: values shown without hover
     page.goto(base_url + path)
     page.wait_for_selector(".hw1-explorer[data-state=ready]")
-    assert page.locator(".hw1-explorer__gradient").count() == 1                   # the colour scale
+    assert page.locator(".hw1-explorer__gradient").count() == 1  # the colour scale
     # presets: the best head of each pattern, from the scores the text's top heads come from
-    presets = page.eval_on_selector_all(".hw1-explorer__preset", "bs => bs.map(b => [b.dataset.layer, b.dataset.head])")
+    presets = page.eval_on_selector_all(
+        ".hw1-explorer__preset", "bs => bs.map(b => [b.dataset.layer, b.dataset.head])"
+    )
     expected = []
     for pattern in data["patterns"]:
         scores = data["scores"][pattern]
-        layer, head = max(((l, h) for l in range(len(scores)) for h in range(len(scores[0]))),
-                          key=lambda lh: scores[lh[0]][lh[1]])
+        layer, head = max(
+            ((l, h) for l in range(len(scores)) for h in range(len(scores[0]))),
+            key=lambda lh: scores[lh[0]][lh[1]],
+        )
         expected.append([str(layer + 1), str(head + 1)])
     assert presets == expected
     page.click(".hw1-explorer__preset >> nth=2")
@@ -398,11 +432,15 @@ def test_attention_explorer_presets_average_token_and_head_scores(new_page, base
     # the average of the layer's heads
     page.select_option("[data-role=view]", "average")
     page.wait_for_selector("table.hw1-explorer__matrix[data-head=average]")
-    rows = page.eval_on_selector_all("table.hw1-explorer__matrix tbody tr", "trs => trs.map(tr => "
-                                     "Array.from(tr.querySelectorAll('td.hw1-cell')).map(td => +td.dataset.v))")
+    rows = page.eval_on_selector_all(
+        "table.hw1-explorer__matrix tbody tr",
+        "trs => trs.map(tr => Array.from(tr.querySelectorAll('td.hw1-cell')).map(td => +td.dataset.v))",
+    )
     layer = int(expected[2][0]) - 1
     heads = data["sentences"][0]["attention"][layer]
-    mean = [[sum(h[q][k] for h in heads) / len(heads) for k in range(len(heads[0]))] for q in range(len(heads[0]))]
+    mean = [
+        [sum(h[q][k] for h in heads) / len(heads) for k in range(len(heads[0]))] for q in range(len(heads[0]))
+    ]
     assert all(abs(a - b) < 1e-6 for ra, rb in zip(rows, mean) for a, b in zip(ra, rb))
     # one query token: its row as bars with values
     page.select_option("[data-role=token]", "2")
@@ -411,7 +449,7 @@ def test_attention_explorer_presets_average_token_and_head_scores(new_page, base
     # clicking a cell of the head-score heat map opens that head
     page.select_option("[data-role=view]", "one")
     page.select_option("[data-role=token]", "0")
-    if page.locator("[data-role=score-layer]").count():   # a phone shows one layer of head scores at a time
+    if page.locator("[data-role=score-layer]").count():  # a phone shows one layer of head scores at a time
         page.select_option("[data-role=score-layer]", "4")
     page.locator("td.hw1-score-cell[data-layer='4'][data-head='5']").click()
     page.wait_for_selector("table.hw1-explorer__matrix[data-layer='4'][data-head='5']")
@@ -442,11 +480,12 @@ def test_attention_explorer_on_a_phone_opens_at_its_start(new_page, base_url, si
               scoreLayers: new Set(Array.from(document.querySelectorAll('td.hw1-score-cell')).map(td => td.dataset.layer)).size};
     }""")
     assert out["rowLabel"] and out["cls"] and out["firstKey"] == "[CLS]", out
-    assert out["cornerLines"] == [1, 1] and out["cornerWidth"] > 40, out          # one line each, not squashed
-    assert out["scoreLayers"] == 1, out                                            # one layer at a time
+    assert out["cornerLines"] == [1, 1] and out["cornerWidth"] > 40, out  # one line each, not squashed
+    assert out["scoreLayers"] == 1, out  # one layer at a time
 
 
 # ----- screenshots -------------------------------------------------------------------------------
+
 
 def test_screenshots_of_every_page(new_page, base_url, site):
     """Every page, both languages, 1280 and 390 px, light and dark: test-artifacts/pages/."""
@@ -459,7 +498,7 @@ def test_screenshots_of_every_page(new_page, base_url, site):
             for path in pages_of(site):
                 _goto(page, base_url + path)
                 page.evaluate(f"""() => {{ localStorage.clear();
-                    const want = '{'slate' if scheme == 'dark' else 'default'}';
+                    const want = '{"slate" if scheme == "dark" else "default"}';
                     if (document.body.getAttribute('data-md-color-scheme') !== want)
                       document.querySelector('form[data-md-component=palette] label:not([hidden])').click(); }}""")
                 _ready(page)
@@ -467,7 +506,7 @@ def test_screenshots_of_every_page(new_page, base_url, site):
                     img.loading = 'eager';
                     return img.complete ? null : new Promise(done => { img.onload = img.onerror = done;
                                                                        setTimeout(done, 20000); }); }))""")
-                name = (path.strip("/").replace("/", "-") or "fa-home")
+                name = path.strip("/").replace("/", "-") or "fa-home"
                 name = name if name.startswith("en") else "fa-" + name if name != "fa-home" else name
                 shot = out / f"{name}-{width}-{scheme}.png"
                 page.screenshot(path=str(shot), full_page=True)

@@ -4,6 +4,7 @@ Two smoke runs of every experiment (separate processes, different PYTHONHASHSEED
 identical metrics.json (keys named `timing` aside: what was measured in seconds) and identical
 tables (those named timing* aside).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,18 +19,29 @@ def comparable_files(results: Path) -> dict[str, str]:
         rel = path.relative_to(results)
         if rel.name in ("provenance.json", "verify.json") or rel.name.startswith("timing"):
             continue
-        out[str(rel)] = json.dumps(without_timing(json.loads(path.read_text(encoding="utf-8"))), sort_keys=True)
+        out[str(rel)] = json.dumps(
+            without_timing(json.loads(path.read_text(encoding="utf-8"))), sort_keys=True
+        )
     return out
 
 
 def test_two_smoke_runs_give_identical_metrics_and_tables(smoke_results, tmp_path):
     again = tmp_path / "results"
-    proc = run_build("--profile", "smoke", "--results", str(again),
-                     env={"HW1_CACHE_DIR": str(tmp_path / "cache"), "PYTHONHASHSEED": "12345"})
+    proc = run_build(
+        "--profile",
+        "smoke",
+        "--results",
+        str(again),
+        env={"HW1_CACHE_DIR": str(tmp_path / "cache"), "PYTHONHASHSEED": "12345"},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     first, second = comparable_files(smoke_results), comparable_files(again)
     assert set(first) == set(second) and any(name.endswith("metrics.json") for name in first)
-    assert {e for e in (name.split("/")[0] for name in first)} >= {"attention_scaling", "bert", "segmentation",
-                                                                     "classification"}
+    assert {e for e in (name.split("/")[0] for name in first)} >= {
+        "attention_scaling",
+        "bert",
+        "segmentation",
+        "classification",
+    }
     differing = [name for name in first if first[name] != second[name]]
     assert not differing, f"differ between two identical smoke runs: {differing}"

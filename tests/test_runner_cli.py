@@ -1,4 +1,5 @@
 """Issue #12: the newcomer's path and bad input. One test (or more) per item, each fast."""
+
 from __future__ import annotations
 
 import json
@@ -23,12 +24,22 @@ def _cpu_only():
 
 # 1. No data, committed results: kept, and one default for the data root -------------------------
 
+
 def test_1_no_data_keeps_unchanged_committed_results(tmp_path):
     results, missing, cache = tmp_path / "results", tmp_path / "no-data", tmp_path / "cache"
     missing.mkdir()
     fake_results(results, "classification", "cpu", missing, cache)
-    proc = run_build("--profile", "cpu", "--only", "classification", "--results", str(results),
-                     "--data-root", str(missing), env={"HW1_CACHE_DIR": str(cache)})
+    proc = run_build(
+        "--profile",
+        "cpu",
+        "--only",
+        "classification",
+        "--results",
+        str(results),
+        "--data-root",
+        str(missing),
+        env={"HW1_CACHE_DIR": str(cache)},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     line = next(l for l in proc.stdout.splitlines() if l.startswith("classification"))
     assert line.split()[1] == "cached" and line.endswith("(inputs not present here; kept from abc123def456)")
@@ -42,8 +53,11 @@ def test_1_one_default_data_root():
 
 # 2. Smoke results never replace real ones; a rerun says why ---------------------------------------
 
+
 def test_2_smoke_results_go_to_the_cache_by_default(tmp_path):
-    proc = run_build("--profile", "smoke", "--only", "attention_scaling", env={"HW1_CACHE_DIR": str(tmp_path)})
+    proc = run_build(
+        "--profile", "smoke", "--only", "attention_scaling", env={"HW1_CACHE_DIR": str(tmp_path)}
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "results-smoke" / "attention_scaling" / "metrics.json").is_file()
     assert f"results {tmp_path / 'results-smoke'}" in proc.stderr
@@ -55,8 +69,10 @@ def test_2_smoke_refuses_to_replace_other_results(tmp_path):
     before = (results / "attention_scaling" / "provenance.json").read_text()
     proc = run_build("--profile", "smoke", "--only", "attention_scaling", "--results", str(results))
     assert proc.returncode == 2
-    assert (f"build_results.py: error: --profile smoke would replace the cpu results in "
-            f"{results / 'attention_scaling'}: leave out --results") in proc.stderr
+    assert (
+        f"build_results.py: error: --profile smoke would replace the cpu results in "
+        f"{results / 'attention_scaling'}: leave out --results"
+    ) in proc.stderr
     assert (results / "attention_scaling" / "provenance.json").read_text() == before
 
 
@@ -74,6 +90,7 @@ def test_2_a_rerun_says_why(tmp_path):
 
 # 3. --profile gpu without CUDA ------------------------------------------------------------------
 
+
 def test_3_gpu_profile_without_cuda_is_refused(tmp_path):
     _cpu_only()
     proc = run_build("--profile", "gpu", "--only", "attention_scaling", "--results", str(tmp_path / "r"))
@@ -83,11 +100,15 @@ def test_3_gpu_profile_without_cuda_is_refused(tmp_path):
 
 # 4. Options checked before any work -------------------------------------------------------------
 
-@pytest.mark.parametrize("args, message", [
-    (["--device", "nosuch"], "--device nosuch: expected cpu, cuda, cuda:N or auto"),
-    (["--only", "attention_scaling,attention_scaling"], "--only: attention_scaling given more than once"),
-    (["--verify", "nosuch"], "--verify: unknown experiment nosuch"),
-])
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--device", "nosuch"], "--device nosuch: expected cpu, cuda, cuda:N or auto"),
+        (["--only", "attention_scaling,attention_scaling"], "--only: attention_scaling given more than once"),
+        (["--verify", "nosuch"], "--verify: unknown experiment nosuch"),
+    ],
+)
 def test_4_bad_options_are_one_line_and_nothing_runs(tmp_path, args, message):
     proc = run_build("--profile", "smoke", "--results", str(tmp_path / "r"), *args)
     assert proc.returncode == 2 and proc.stderr.startswith(f"build_results.py: error: {message}")
@@ -99,7 +120,10 @@ def test_4_results_pointing_at_a_file(tmp_path):
     (tmp_path / "file").write_text("x")
     proc = run_build("--profile", "smoke", "--results", str(tmp_path / "file"))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"build_results.py: error: --results {tmp_path / 'file'}: is a file, not a folder"
+    assert (
+        proc.stderr.strip()
+        == f"build_results.py: error: --results {tmp_path / 'file'}: is a file, not a folder"
+    )
 
 
 def test_4_cuda_device_without_cuda(tmp_path):
@@ -109,6 +133,7 @@ def test_4_cuda_device_without_cuda(tmp_path):
 
 
 # 5. Nothing to write, no lock; unwritable results, one line -------------------------------------
+
 
 def test_5_fully_cached_run_takes_no_lock(tmp_path):
     results = tmp_path / "results"
@@ -129,6 +154,7 @@ def test_5_unwritable_results_folder_is_one_line():
 
 
 # 6. Unreadable results: rerun (build_results), one line (site) ----------------------------------
+
 
 def test_6_truncated_metrics_are_rerun_and_said(tmp_path):
     results = tmp_path / "results"
@@ -162,6 +188,7 @@ def test_6_template_syntax_error_names_page_and_line(tmp_path):
 
 # 7. Known archives --------------------------------------------------------------------------------
 
+
 def test_7_an_unknown_archive_with_a_known_name_is_read_with_a_warning(tmp_path, monkeypatch):
     (tmp_path / "cifar10-jpeg.tar.gz").write_bytes(b"not the published archive")
     fp = sources.fingerprint(("cifar10",), tmp_path, tmp_path / "cache")
@@ -170,11 +197,16 @@ def test_7_an_unknown_archive_with_a_known_name_is_read_with_a_warning(tmp_path,
         sources.warnings_for(fp)
     monkeypatch.setattr(sources, "_accepted", frozenset([fp["cifar10"]["sha256"]]))
     [warning] = sources.warnings_for(fp)
-    assert warning.startswith(f"{tmp_path / 'cifar10-jpeg.tar.gz'} is not the known cifar10-jpeg.tar.gz (CIFAR-10")
+    assert warning.startswith(
+        f"{tmp_path / 'cifar10-jpeg.tar.gz'} is not the known cifar10-jpeg.tar.gz (CIFAR-10"
+    )
     assert "expected 44733d92ca06af4a..." in warning and "read anyway" in warning
     assert "known" not in sources.key_part(fp)["cifar10"]
     # hashed once: remembered by path, size and mtime
-    assert any("cifar10-jpeg.tar.gz|" in k for k in json.loads((tmp_path / "cache" / "fingerprints.json").read_text()))
+    assert any(
+        "cifar10-jpeg.tar.gz|" in k
+        for k in json.loads((tmp_path / "cache" / "fingerprints.json").read_text())
+    )
 
 
 def test_7_the_shared_archives_are_the_known_ones(tmp_path):
@@ -188,12 +220,26 @@ def test_7_the_shared_archives_are_the_known_ones(tmp_path):
 
 # 8. Ctrl-C works even when SIGINT was ignored at start -------------------------------------------
 
+
 def test_8_sigint_interrupts_a_run_started_with_sigint_ignored(tmp_path):
     results = tmp_path / "results"
-    proc = subprocess.Popen([PYTHON, str(ROOT / "build_results.py"), "--profile", "cpu", "--only",
-                             "attention_scaling", "--results", str(results)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    proc = subprocess.Popen(
+        [
+            PYTHON,
+            str(ROOT / "build_results.py"),
+            "--profile",
+            "cpu",
+            "--only",
+            "attention_scaling",
+            "--results",
+            str(results),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     deadline = time.monotonic() + 60
     while not list(results.glob(".tmp-*")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -205,6 +251,7 @@ def test_8_sigint_interrupts_a_run_started_with_sigint_ignored(tmp_path):
 
 
 # 9. What next -------------------------------------------------------------------------------------
+
 
 def test_9_the_end_of_a_run_says_what_next(tmp_path):
     options = Options("cpu", [], False, tmp_path, "cpu", cli.DEFAULT_RESULTS, tmp_path)
@@ -219,14 +266,18 @@ def test_9_the_end_of_a_run_says_what_next(tmp_path):
 
 # 10. Quiet libraries, one decoded copy per archive ------------------------------------------------
 
+
 @pytest.mark.parametrize("verbose", [False, True])
 def test_10_transformers_is_quiet_unless_verbose(verbose):
-    code = (f"from hw1.runner.execute import quiet_libraries\nquiet_libraries({verbose})\n"
-            "from transformers.utils import logging\n"
-            "logging.get_logger('transformers.modeling_utils').warning('LOAD REPORT')\n"
-            "print('bars', logging.is_progress_bar_enabled())\n")
-    proc = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin"})
+    code = (
+        f"from hw1.runner.execute import quiet_libraries\nquiet_libraries({verbose})\n"
+        "from transformers.utils import logging\n"
+        "logging.get_logger('transformers.modeling_utils').warning('LOAD REPORT')\n"
+        "print('bars', logging.is_progress_bar_enabled())\n"
+    )
+    proc = subprocess.run(
+        [PYTHON, "-c", code], capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"}
+    )
     assert proc.returncode == 0, proc.stderr
     assert ("LOAD REPORT" in proc.stderr) == verbose
     assert f"bars {verbose}" in proc.stdout
@@ -242,6 +293,6 @@ def test_10_one_decoded_copy_per_archive(tmp_path):
     root.mkdir()
     archive = make_jpeg_tar(root / "cifar10-jpeg.tar.gz", image_files())
     cifar10.load(root, cache, allow_download=False)
-    os.utime(archive, ns=(1, 1))           # the same name, another version
+    os.utime(archive, ns=(1, 1))  # the same name, another version
     cifar10.load(root, cache, allow_download=False)
     assert [p.name for p in (cache / "cifar10").iterdir()] == ["cifar10-jpeg.tar.gz"]

@@ -1,4 +1,5 @@
 """The cache key and --check: what makes stored results stale, and what only deserves a note."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,9 @@ SPEC = EXPERIMENTS["attention_scaling"]
 def stored(tmp_path):
     """(Current, provenance) of attention_scaling, smoke profile, as this checkout would make it."""
     current = Current.of(SPEC, "smoke", tmp_path / "no-data", tmp_path / "cache")
-    provenance = fake_results(tmp_path / "results", SPEC.name, "smoke", tmp_path / "no-data", tmp_path / "cache")
+    provenance = fake_results(
+        tmp_path / "results", SPEC.name, "smoke", tmp_path / "no-data", tmp_path / "cache"
+    )
     return current, provenance
 
 
@@ -42,9 +45,12 @@ def test_each_stale_part_is_named(stored):
     p["key"]["versions"]["torch"] = "2.0.0"
     p["key"]["profile"] = "cpu"
     verdict = compare(current, p, "", "cpu", "fp32")
-    assert verdict.stale == ["profile cpu -> smoke", "code changed: src/hw1/experiments/base.py",
-                             "config changed: num_queries",
-                             f"versions changed: torch 2.0.0 -> {current.versions['torch']}"]
+    assert verdict.stale == [
+        "profile cpu -> smoke",
+        "code changed: src/hw1/experiments/base.py",
+        "config changed: num_queries",
+        f"versions changed: torch 2.0.0 -> {current.versions['torch']}",
+    ]
 
 
 def test_device_or_precision_alone_is_a_note_not_a_rerun(stored):
@@ -85,16 +91,23 @@ def test_git_commit_is_taken_once_before_running(tmp_path, monkeypatch):
 
 def _check(results, data_root, cache) -> tuple[subprocess.CompletedProcess, float]:
     """build_results.py --check, reporting whether torch got imported."""
-    code = ("import runpy, sys\n"
-            f"sys.argv = ['build_results.py', '--check', '--results', {str(results)!r}, "
-            f"'--data-root', {str(data_root)!r}]\n"
-            "try:\n    runpy.run_path('build_results.py', run_name='__main__')\n"
-            "except SystemExit as e:\n    code = e.code\n"
-            "print('torch imported:', 'torch' in sys.modules)\nsys.exit(code)\n")
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['build_results.py', '--check', '--results', {str(results)!r}, "
+        f"'--data-root', {str(data_root)!r}]\n"
+        "try:\n    runpy.run_path('build_results.py', run_name='__main__')\n"
+        "except SystemExit as e:\n    code = e.code\n"
+        "print('torch imported:', 'torch' in sys.modules)\nsys.exit(code)\n"
+    )
     start = time.monotonic()
-    proc = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env={"HW1_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin",
-                               "PYTHONPATH": str(ROOT / "src")})   # this checkout's hw1 (a worktree's too)
+    proc = subprocess.run(
+        [PYTHON, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"HW1_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src")},
+    )  # this checkout's hw1 (a worktree's too)
     return proc, time.monotonic() - start
 
 
@@ -106,8 +119,10 @@ def test_check_all_fresh_is_fast_and_imports_no_torch(tmp_path):
     proc, seconds = _check(results, data, cache)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "all results are fresh" in proc.stdout and "torch imported: False" in proc.stdout
-    assert "classification     fresh    cpu profile, from abc123def456 (inputs not present here; " \
-           "kept from abc123def456)" in proc.stdout
+    assert (
+        "classification     fresh    cpu profile, from abc123def456 (inputs not present here; "
+        "kept from abc123def456)" in proc.stdout
+    )
     assert seconds < 3.0, f"--check took {seconds:.1f} s"
 
 
@@ -126,7 +141,9 @@ def test_check_names_each_stale_experiment_and_why(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.split()}
     assert f"STALE    code changed: {first}; config changed: seed  [cpu profile" in lines["bert"]
-    assert "missing  results unreadable: " in lines["segmentation"] and "metrics.json" in lines["segmentation"]
+    assert (
+        "missing  results unreadable: " in lines["segmentation"] and "metrics.json" in lines["segmentation"]
+    )
     assert " fresh " in lines["attention_scaling"] and " fresh " in lines["classification"]
     assert "2 to rerun: python build_results.py --profile cpu --only bert,segmentation" in proc.stdout
 
@@ -138,8 +155,12 @@ def test_ci_and_pages_run_the_check():
 
 def test_no_file_edits_sys_path():
     offenders = []
-    for path in [*ROOT.glob("*.py"), *ROOT.glob("src/**/*.py"), *ROOT.glob("benchmarks/*.py"),
-                 *ROOT.glob("notebooks/*.ipynb")]:
+    for path in [
+        *ROOT.glob("*.py"),
+        *ROOT.glob("src/**/*.py"),
+        *ROOT.glob("benchmarks/*.py"),
+        *ROOT.glob("notebooks/*.ipynb"),
+    ]:
         if "sys.path.insert" in path.read_text(encoding="utf-8") or "sys.path.append" in path.read_text():
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []

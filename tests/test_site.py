@@ -1,4 +1,5 @@
 """The built site and the page rendering: languages, figures, no external hosts, strict templates."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,15 @@ def test_languages_and_directions(built_site):
     fa, en = parse(built_site / "index.html"), parse(built_site / "en" / "index.html")
     assert fa.html_attrs.get("lang") == "fa" and fa.html_attrs.get("dir") == "rtl"
     assert en.html_attrs.get("lang") == "en" and en.html_attrs.get("dir") == "ltr"
-    for page in ("part1-bert", "part2-segmentation", "part3-classification", "questions", "true-false",
-                 "reproduce", "provenance"):
+    for page in (
+        "part1-bert",
+        "part2-segmentation",
+        "part3-classification",
+        "questions",
+        "true-false",
+        "reproduce",
+        "provenance",
+    ):
         assert (built_site / page / "index.html").is_file(), page
         assert (built_site / "en" / page / "index.html").is_file(), page
 
@@ -66,7 +74,9 @@ def test_every_image_exists_and_has_alt_text(built_site):
 # so is <link rel="canonical"> (the published address, from site_url: never fetched).
 EXTERNAL = re.compile(
     r"""<(?:link(?![^>]*\brel=["']?canonical)|script|img|source|iframe|video|audio|embed)\b[^>]*?\b(?:src|href|srcset)\s*=\s*["']?(?:https?:)?//"""
-    r"""|@import\s+(?:url\()?\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""", re.IGNORECASE)
+    r"""|@import\s+(?:url\()?\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""",
+    re.IGNORECASE,
+)
 
 
 def test_no_request_to_an_external_host(built_site):
@@ -75,7 +85,9 @@ def test_no_request_to_an_external_host(built_site):
         if path.suffix in (".html", ".css", ".js") and path.is_file():
             text = path.read_text(encoding="utf-8", errors="replace")
             for match in EXTERNAL.finditer(text):
-                offenders.append(f"{path.relative_to(built_site)}: {text[match.start():match.start() + 80]}")
+                offenders.append(
+                    f"{path.relative_to(built_site)}: {text[match.start() : match.start() + 80]}"
+                )
     assert not offenders, "\n".join(offenders[:10])
     css = (built_site / "assets" / "fonts" / "vazirmatn.css").read_text()
     assert "@font-face" in css and "Vazirmatn-wght.woff2" in css
@@ -104,8 +116,14 @@ def _renderer(tmp_path, lang="en"):
     (tmp_path / "exp" / "figures").mkdir(parents=True)
     (tmp_path / "exp" / "metrics.json").write_text(json.dumps({"a": {"b": 0.5}, "c": [1, 2]}))
     (tmp_path / "exp" / "figures" / "curve.svg").write_text("<svg/>")
-    return hook.PageRenderer(hook.Results(tmp_path), {"cat": {"fa": "گربه", "en": "cat"}}, {}, lang,
-                             "en/part1-bert/", hook.make_env())
+    return hook.PageRenderer(
+        hook.Results(tmp_path),
+        {"cat": {"fa": "گربه", "en": "cat"}},
+        {},
+        lang,
+        "en/part1-bert/",
+        hook.make_env(),
+    )
 
 
 def test_missing_key_fails_naming_experiment_and_key(tmp_path):
@@ -121,9 +139,12 @@ def test_missing_key_fails_naming_experiment_and_key(tmp_path):
 
 def test_figures_and_tables_are_numbered_in_the_page_language(tmp_path):
     renderer = _renderer(tmp_path, lang="fa")
-    out = renderer.render('{{ figure("exp", "curve", "منحنی", alt="متن جایگزین") }}'
-                          '{{ figure("exp", "curve", "دوم") }}'
-                          '{{ html_table("جدول آزمون", ["الف"], [[0.25], ["cat"]]) }}', "p.fa.md")
+    out = renderer.render(
+        '{{ figure("exp", "curve", "منحنی", alt="متن جایگزین") }}'
+        '{{ figure("exp", "curve", "دوم") }}'
+        '{{ html_table("جدول آزمون", ["الف"], [[0.25], ["cat"]]) }}',
+        "p.fa.md",
+    )
     assert "شکل ۱" in out and "شکل ۲" in out and "جدول ۱" in out
     assert 'alt="متن جایگزین"' in out and "۰٫۲۵۰" in out and "گربه" in out
     assert 'src="../../results/exp/figures/curve.svg"' in out  # from /en/part1-bert/ to /results/
@@ -140,13 +161,16 @@ def test_the_search_worker_and_the_query_are_normalised_alike(site):
 
 # ----- the configuration a page reads: as run (provenance.json), never configs/ for the run's profile --
 
+
 def _classification_results(tmp_path, change) -> Path:
     """results/classification/ with the committed provenance, its recorded configuration changed."""
     root = Path(__file__).resolve().parents[1]
     folder = tmp_path / "results" / "classification"
     folder.mkdir(parents=True)
     (folder / "metrics.json").write_text("{}")
-    provenance = json.loads((root / "results" / "classification" / "provenance.json").read_text(encoding="utf-8"))
+    provenance = json.loads(
+        (root / "results" / "classification" / "provenance.json").read_text(encoding="utf-8")
+    )
     change(provenance["config"])
     (folder / "provenance.json").write_text(json.dumps(provenance), encoding="utf-8")
     return folder.parent
@@ -155,22 +179,26 @@ def _classification_results(tmp_path, change) -> Path:
 def test_config_is_the_one_the_results_ran_with(tmp_path):
     from hw1 import config as hw1_config
 
-    results = _classification_results(tmp_path, lambda c: c["mlp"].update(epochs=3))   # e.g. --set
+    results = _classification_results(tmp_path, lambda c: c["mlp"].update(epochs=3))  # e.g. --set
     profile = json.loads((results / "classification" / "provenance.json").read_text())["profile"]
     other = "gpu" if profile != "gpu" else "cpu"
     renderer = hook.PageRenderer(hook.Results(results), {}, {}, "en", "", hook.make_env())
     page = f'{{{{ config("classification", "{profile}").mlp.epochs }}}} {{{{ config("classification", "{other}").mlp.epochs }}}}'
     expected = hw1_config.read("classification", other, max_steps=0).values["mlp"]["epochs"]
-    assert renderer.render(page, "p.en.md") == f"3 {expected}"     # the run's profile: as run; another: as resolved
+    assert (
+        renderer.render(page, "p.en.md") == f"3 {expected}"
+    )  # the run's profile: as run; another: as resolved
     assert "from_scratch" not in hw1_config.read("classification", "gpu", max_steps=0).values["beit"]
 
 
 def test_a_recorded_configuration_the_code_no_longer_accepts_fails_naming_the_run(tmp_path):
-    pytest.importorskip("torch")            # the check needs the experiment's Config (its module imports torch)
+    pytest.importorskip("torch")  # the check needs the experiment's Config (its module imports torch)
     results = _classification_results(tmp_path, lambda c: c["mlp"].update(epochs="three"))
     renderer = hook.PageRenderer(hook.Results(results), {}, {}, "en", "", hook.make_env())
-    with pytest.raises(Exception, match=r"results/classification/provenance.json \(config\).*mlp.epochs.*rerun"):
-        renderer.render('{{ D.classification }}', "p.en.md")
+    with pytest.raises(
+        Exception, match=r"results/classification/provenance.json \(config\).*mlp.epochs.*rerun"
+    ):
+        renderer.render("{{ D.classification }}", "p.en.md")
 
 
 def test_without_torch_the_recorded_configuration_is_used_as_it_is(tmp_path, monkeypatch):
@@ -178,11 +206,15 @@ def test_without_torch_the_recorded_configuration_is_used_as_it_is(tmp_path, mon
     import importlib.util
 
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a)
+    )
     results = _classification_results(tmp_path, lambda c: c["mlp"].update(epochs="three"))
     profile = json.loads((results / "classification" / "provenance.json").read_text())["profile"]
     renderer = hook.PageRenderer(hook.Results(results), {}, {}, "en", "", hook.make_env())
-    assert renderer.render(f'{{{{ config("classification", "{profile}").mlp.epochs }}}}', "p.en.md") == "three"
+    assert (
+        renderer.render(f'{{{{ config("classification", "{profile}").mlp.epochs }}}}', "p.en.md") == "three"
+    )
 
 
 def test_interface_words_are_in_text_and_in_both_languages():
@@ -195,6 +227,8 @@ def test_interface_words_are_in_text_and_in_both_languages():
     site = Path(__file__).resolve().parents[1] / "src" / "hw1" / "site"
     for module in ("hook", "templates", "figures", "records", "results", "words", "postprocess"):
         text = (site / f"{module}.py").read_text(encoding="utf-8")
-        text = re.sub(r'PERSIAN_ALPHABET = "[^"]*"', "", text)   # the glossary's sort order, not a word
+        text = re.sub(r'PERSIAN_ALPHABET = "[^"]*"', "", text)  # the glossary's sort order, not a word
         persian = re.findall(r"[\u0600-\u06ff\u200c]{2,}", text)
-        assert not persian, f"src/hw1/site/{module}.py holds interface words: {persian[:5]} (text/interface.yaml)"
+        assert not persian, (
+            f"src/hw1/site/{module}.py holds interface words: {persian[:5]} (text/interface.yaml)"
+        )

@@ -1,13 +1,14 @@
 """The training core: one weight-decay rule, step-based schedules, the precision choice, and fit()
 giving the same numbers twice."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
 from hw1.errors import ConfigError
-from hw1.train import precision as P
 from hw1.train import loop
+from hw1.train import precision as P
 from hw1.train.optim import adamw, cosine_value, param_groups, schedule
 
 
@@ -16,10 +17,21 @@ def test_no_decay_rule_is_the_same_for_every_beit():
     from hw1.models.segmentation import build_segmentation_model
 
     cls = beit_models.scratch(10, hidden_size=32, layers=1, heads=2, patch_size=8)
-    seg = build_segmentation_model("beit", 11, {"patch_size": 8, "image_size": 32, "hidden_size": 16,
-                                                "num_hidden_layers": 4, "num_attention_heads": 2,
-                                                "intermediate_size": 32, "out_layers": [1, 2, 3, 4],
-                                                "use_relative_position_bias": True, "pool_scales": [1, 2]})
+    seg = build_segmentation_model(
+        "beit",
+        11,
+        {
+            "patch_size": 8,
+            "image_size": 32,
+            "hidden_size": 16,
+            "num_hidden_layers": 4,
+            "num_attention_heads": 2,
+            "intermediate_size": 32,
+            "out_layers": [1, 2, 3, 4],
+            "use_relative_position_bias": True,
+            "pool_scales": [1, 2],
+        },
+    )
     for model in (cls, seg):
         decay, no_decay = param_groups(model, 0.05)
         names = {id(p): n for n, p in model.named_parameters()}
@@ -66,13 +78,15 @@ def test_inverse_sqrt_schedule():
     assert opt.param_groups[0]["lr"] == pytest.approx((100 / 400) ** 0.5)
 
 
-@pytest.mark.parametrize("flags, auto", [({"avx2", "amx_bf16"}, "bf16"), ({"avx2", "avx512_bf16"}, "bf16"),
-                                         ({"avx2", "fma"}, "fp32")])
+@pytest.mark.parametrize(
+    "flags, auto",
+    [({"avx2", "amx_bf16"}, "bf16"), ({"avx2", "avx512_bf16"}, "bf16"), ({"avx2", "fma"}, "fp32")],
+)
 def test_precision_follows_the_cpu(monkeypatch, flags, auto):
     monkeypatch.setattr(P, "cpu_flags", lambda: flags)
     assert P.choose_precision("auto", "cpu") == auto
     assert P.choose_precision("fp32", "cpu") == "fp32"
-    if auto == "fp32":   # never forced onto a CPU that would emulate bf16
+    if auto == "fp32":  # never forced onto a CPU that would emulate bf16
         with pytest.raises(ConfigError, match="no native bf16"):
             P.choose_precision("bf16", "cpu")
     with pytest.raises(ConfigError, match="expected one of auto, bf16, fp32"):
@@ -92,18 +106,31 @@ def _tiny_run(steps=12):
 
     def loss_fn(batch):
         logits = model(batch[0])
-        return torch.nn.functional.cross_entropy(logits, batch[1]), {"acc": (logits.argmax(1) == batch[1]).float().mean()}
+        return torch.nn.functional.cross_entropy(logits, batch[1]), {
+            "acc": (logits.argmax(1) == batch[1]).float().mean()
+        }
 
     evaluate = lambda step: {"val_loss": float(torch.nn.functional.cross_entropy(model(x), y))}  # noqa: E731
-    return loop.fit(model=model, optimizer=opt, scheduler=sched, steps=steps, next_batch=next_batch, loss_fn=loss_fn,
-               device="cpu", eval_every=5, evaluate=evaluate, phase=lambda s: "a" if s <= 4 else "b",
-               items_per_step=16, threads=1)
+    return loop.fit(
+        model=model,
+        optimizer=opt,
+        scheduler=sched,
+        steps=steps,
+        next_batch=next_batch,
+        loss_fn=loss_fn,
+        device="cpu",
+        eval_every=5,
+        evaluate=evaluate,
+        phase=lambda s: "a" if s <= 4 else "b",
+        items_per_step=16,
+        threads=1,
+    )
 
 
 def test_fit_is_deterministic_and_evaluates_on_schedule():
     a, b = _tiny_run(), _tiny_run()
     assert a.train_loss == b.train_loss and a.evals == b.evals
-    assert [e["step"] for e in a.evals] == [5, 10, 12]          # every 5 steps and at the end
+    assert [e["step"] for e in a.evals] == [5, 10, 12]  # every 5 steps and at the end
     assert set(a.evals[0]) == {"step", "train_loss", "train_acc", "val_loss"}
     assert a.timing["phases"]["a"]["steps"] == 4 and a.timing["phases"]["b"]["steps"] == 8
     assert a.evals[-1]["val_loss"] < a.evals[0]["val_loss"] + 1.0
@@ -119,6 +146,7 @@ def test_estimate_times_steps_and_leaves_the_run_unchanged():
     def fit_after_estimate(**kwargs):
         calls.append(loop.estimate_plan(kwargs))
         return real_fit(**kwargs)
+
     loop.fit, original = fit_after_estimate, loop.fit
     try:
         again = _tiny_run()
@@ -126,7 +154,7 @@ def test_estimate_times_steps_and_leaves_the_run_unchanged():
         loop.fit = original
     assert calls and calls[0] > 0
     assert again.train_loss == plain.train_loss and again.evals == plain.evals
-    with pytest.raises(TypeError):   # explicit parameters: a misspelt argument is an error, not ignored
+    with pytest.raises(TypeError):  # explicit parameters: a misspelt argument is an error, not ignored
         loop.estimate(model=None, grad_clipping=1.0)
 
 
@@ -134,6 +162,7 @@ def test_train_step_leaves_the_numbers_on_the_device():
     """fit() reads losses in one go at evaluations; train_step must not convert them (a sync per step)."""
     model = torch.nn.Linear(3, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    loss, stats = loop.train_step(model, opt, None, torch.ones(2, 3),
-                                  lambda b: (model(b).pow(2).mean(), {"n": 2}), "cpu", "fp32", None)
+    loss, stats = loop.train_step(
+        model, opt, None, torch.ones(2, 3), lambda b: (model(b).pow(2).mean(), {"n": 2}), "cpu", "fp32", None
+    )
     assert torch.is_tensor(loss) and not loss.requires_grad and torch.is_tensor(stats["n"])

@@ -12,6 +12,7 @@ list[T], tuple[T, ...], dict[str, T], dict, nested dataclasses, and Annotated[T,
 a description and a range. A dataclass may define `check(self)` raising `Invalid(key, message)`
 for rules between fields. This module imports no torch: the runner uses it before any work.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,23 +42,26 @@ class Invalid(ValueError):
 @dataclass(frozen=True)
 class Check:
     """Annotated[T, Check(...)]: what to say in an error, and optional bounds."""
+
     describe: str = ""
-    length: int | None = None        # for lists
-    min: float | None = None         # for numbers, or each number of a list
+    length: int | None = None  # for lists
+    min: float | None = None  # for numbers, or each number of a list
     max: float | None = None
     multiple_of: int | None = None
 
 
 # ----- reading and merging ------------------------------------------------------------------------
 
+
 @dataclass
 class Source:
     """A profile's merged values, and where each was written (for error messages)."""
-    file: str                        # e.g. configs/bert.yaml
+
+    file: str  # e.g. configs/bert.yaml
     profile: str
     values: dict
-    profile_keys: set                # dotted keys written (or merged into) under profiles.<profile>
-    overridden: set = dataclasses.field(default_factory=set)   # dotted keys given with --set/--pretrained
+    profile_keys: set  # dotted keys written (or merged into) under profiles.<profile>
+    overridden: set = dataclasses.field(default_factory=set)  # dotted keys given with --set/--pretrained
 
     def where(self, dotted: str) -> str:
         """'profiles.cpu.a.b' when the value (or its top part) came from the profile, else 'common.a.b';
@@ -95,8 +99,13 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def read(name: str, profile: str, config_dir: Path = CONFIG_DIR, overrides: tuple = (),
-         max_steps: int | None = None) -> Source:
+def read(
+    name: str,
+    profile: str,
+    config_dir: Path = CONFIG_DIR,
+    overrides: tuple = (),
+    max_steps: int | None = None,
+) -> Source:
     """configs/<name>.yaml for `profile`, then the (dotted key, value) `overrides`, the from-scratch
     recipes (resolve_from_scratch) and the step cap (`max_steps`, else $HW1_MAX_STEPS; cap_steps)."""
     path = config_dir / f"{name}.yaml"
@@ -112,14 +121,18 @@ def read(name: str, profile: str, config_dir: Path = CONFIG_DIR, overrides: tupl
         raise ConfigError(f"{file}: not valid YAML{at}: {first}") from None
     if not isinstance(data, dict) or set(data) - {"common", "profiles"}:
         extra = sorted(set(data) - {"common", "profiles"}) if isinstance(data, dict) else []
-        raise ConfigError(f"{file}: expected only the top-level keys 'common' and 'profiles'"
-                          + (f", found {', '.join(map(str, extra))}" if extra else ""))
+        raise ConfigError(
+            f"{file}: expected only the top-level keys 'common' and 'profiles'"
+            + (f", found {', '.join(map(str, extra))}" if extra else "")
+        )
     common, profiles = data.get("common") or {}, data.get("profiles") or {}
     if not isinstance(common, dict) or not isinstance(profiles, dict):
         raise ConfigError(f"{file}: 'common' and 'profiles' must be mappings")
     if profile not in profiles:
-        raise ConfigError(f"{file}: no section for profile {profile!r} under 'profiles' "
-                          f"(has: {', '.join(profiles) or 'none'})")
+        raise ConfigError(
+            f"{file}: no section for profile {profile!r} under 'profiles' "
+            f"(has: {', '.join(profiles) or 'none'})"
+        )
     section = profiles[profile] or {}
     if not isinstance(section, dict):
         raise ConfigError(f"{file}: profiles.{profile} must be a mapping")
@@ -129,7 +142,7 @@ def read(name: str, profile: str, config_dir: Path = CONFIG_DIR, overrides: tupl
         set_dotted(values, dotted, value, file)
         touched.add(dotted)
     values = resolve_from_scratch(values)
-    for dotted, value in overrides:      # again: what was given wins over a from-scratch recipe
+    for dotted, value in overrides:  # again: what was given wins over a from-scratch recipe
         if "from_scratch" not in dotted.split("."):
             set_dotted(values, dotted, value, file)
     cap = max_steps_from_env() if max_steps is None else max_steps
@@ -161,7 +174,7 @@ def set_dotted(values: dict, dotted: str, value: Any, file: str) -> None:
     for k, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"{file}: cannot set {dotted}: {'.'.join(parts[:k + 1])} is not a mapping")
+            raise ConfigError(f"{file}: cannot set {dotted}: {'.'.join(parts[: k + 1])} is not a mapping")
         node = child
     node[parts[-1]] = value
 
@@ -188,7 +201,7 @@ def cap_steps(values: dict, cap: int) -> dict:
     if not isinstance(steps, int) or isinstance(steps, bool) or steps <= cap:
         return out
     factor = cap / steps
-    scaled = lambda v: min(cap, max(1, round(v * factor)))   # noqa: E731
+    scaled = lambda v: min(cap, max(1, round(v * factor)))  # noqa: E731
     old_eval = out.get("eval_every") if isinstance(out.get("eval_every"), int) else None
     new_eval = scaled(old_eval) if old_eval else None
     for key in STEP_KEYS:
@@ -208,6 +221,7 @@ def cap_steps(values: dict, cap: int) -> dict:
 
 
 # ----- checking against a dataclass ---------------------------------------------------------------
+
 
 def _show(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
@@ -243,7 +257,7 @@ def _describe(tp) -> str:
 
 def _convert(tp, value, key: str, src: Source):
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    bad = lambda: src.error(key, f"expected {_describe(tp)}, got {_show(value)}")   # noqa: E731
+    bad = lambda: src.error(key, f"expected {_describe(tp)}, got {_show(value)}")  # noqa: E731
     if tp is Any:
         return value
     if origin is typing.Annotated:
@@ -316,11 +330,17 @@ def _bounds(out, check: Check, key: str, src: Source, raw) -> None:
         if check.min is not None and v < check.min or check.max is not None and v > check.max:
             lo = "" if check.min is None else f">= {check.min:g}"
             hi = "" if check.max is None else f"<= {check.max:g}"
-            raise src.error(key, f"expected {expected + ', ' if expected else ''}"
-                                 f"{' and '.join(x for x in (lo, hi) if x)}, got {_show(raw)}")
+            raise src.error(
+                key,
+                f"expected {expected + ', ' if expected else ''}"
+                f"{' and '.join(x for x in (lo, hi) if x)}, got {_show(raw)}",
+            )
         if check.multiple_of and isinstance(v, int) and v % check.multiple_of:
-            raise src.error(key, f"expected {expected + ', ' if expected else ''}multiples of "
-                                 f"{check.multiple_of}, got {_show(raw)}")
+            raise src.error(
+                key,
+                f"expected {expected + ', ' if expected else ''}multiples of "
+                f"{check.multiple_of}, got {_show(raw)}",
+            )
 
 
 def _build(cls, values: dict, prefix: str, src: Source):
@@ -334,8 +354,10 @@ def _build(cls, values: dict, prefix: str, src: Source):
         if name in values:
             kwargs[name] = _convert(hints[name], values[name], prefix + name, src)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{src.file}: profiles.{src.profile}.{prefix}{name}: missing "
-                              f"(expected {_describe(hints[name])})")
+            raise ConfigError(
+                f"{src.file}: profiles.{src.profile}.{prefix}{name}: missing "
+                f"(expected {_describe(hints[name])})"
+            )
     obj = cls(**kwargs)
     check = getattr(obj, "check", None)
     if callable(check):

@@ -2,6 +2,7 @@
 
 Imports nothing: the site and the runner's --check must start fast.
 """
+
 from __future__ import annotations
 
 # the ten digits, the decimal separator (momayyez), the thousands separator, minus and percent

@@ -2,13 +2,15 @@
 
 confusion[i, j] counts samples (or pixels) of true class i predicted as class j.
 """
+
 from __future__ import annotations
 
 import torch
 
 
-def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int,
-                     ignore_index: int | None = None) -> torch.Tensor:
+def confusion_matrix(
+    pred: torch.Tensor, target: torch.Tensor, num_classes: int, ignore_index: int | None = None
+) -> torch.Tensor:
     """int64 [num_classes, num_classes], accumulated with one bincount (no Python loop)."""
     pred, target = pred.reshape(-1).long(), target.reshape(-1).long()
     if ignore_index is not None:
@@ -28,8 +30,8 @@ def classification_report(confusion: torch.Tensor) -> dict:
     """Accuracy, per-class precision/recall/F1, and their macro averages (each class counts once)."""
     c = confusion.double()
     true_positive = c.diag()
-    predicted = c.sum(0)   # column sums: how often each class was predicted
-    actual = c.sum(1)      # row sums: how often each class occurs
+    predicted = c.sum(0)  # column sums: how often each class was predicted
+    actual = c.sum(1)  # row sums: how often each class occurs
     precision = _safe_divide(true_positive, predicted)
     recall = _safe_divide(true_positive, actual)
     # F1 = 2PR / (P + R) = 2 TP / (predicted + actual): counts only, so the safe division's

@@ -7,6 +7,7 @@ the language's direction. Context.save_figure saves <name>.fa.svg and <name>.en.
 Curves read the training core's History (as JSON: {"step", "train_loss", "evals": [...]}) so that
 every experiment's curves look alike.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -23,9 +24,17 @@ READS = ("text/figures.yaml", "src/hw1/fonts/Vazirmatn-Regular.ttf")
 _ROOT = Path(__file__).resolve().parents[2]
 # sizes in points: a figure at most 10.5 in wide, scaled to the page's text width (about 760 px),
 # keeps its smallest text >= 9 px
-STYLE = {"font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11, "xtick.labelsize": 10,
-         "ytick.labelsize": 10, "legend.fontsize": 9.5, "figure.facecolor": "white",
-         "savefig.facecolor": "white", "svg.fonttype": "path"}
+STYLE = {
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 9.5,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "svg.fonttype": "path",
+}
 FONTS = {"fa": ["Vazirmatn", "DejaVu Sans"], "en": ["DejaVu Sans"]}
 _words_table: dict | None = None
 
@@ -65,8 +74,11 @@ class Words:
             template = _table()[key][self.lang]
         except KeyError:
             raise KeyError(f"{READS[0]} has no entry {key!r}") from None
-        return self.line(template.format(**{k: self.digits(v) if isinstance(v, (int, str)) else v
-                                            for k, v in values.items()}))   # numbers: pass w.num(x)
+        return self.line(
+            template.format(
+                **{k: self.digits(v) if isinstance(v, (int, str)) else v for k, v in values.items()}
+            )
+        )  # numbers: pass w.num(x)
 
     def line(self, text: str) -> str:
         """Text that reads in the language's direction even when it starts with a Latin word
@@ -123,7 +135,7 @@ def _right_to_left(fig) -> None:
     position, so the first panel stands on the right. Each panel keeps its own axes' direction."""
     if len(fig.axes) < 2:
         return
-    fig.canvas.draw()                  # positions after tight_layout and colour-bar placement
+    fig.canvas.draw()  # positions after tight_layout and colour-bar placement
     for ax in fig.axes:
         box = ax.get_position()
         ax.set_position([1 - box.x1, box.y0, box.width, box.height])
@@ -155,8 +167,15 @@ def draw_each_language(draw):
             yield lang, fig
 
 
-def curves(w: Words, evals: list[dict], panels: list[tuple[str, list[tuple[str, str]]]], x_key: str = "step",
-           x_label: str = "", title: str = "", x_scale: float = 1.0):
+def curves(
+    w: Words,
+    evals: list[dict],
+    panels: list[tuple[str, list[tuple[str, str]]]],
+    x_key: str = "step",
+    x_label: str = "",
+    title: str = "",
+    x_scale: float = 1.0,
+):
     """One panel per (y label, [(eval key, legend)]), the eval points against x_key."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(min(4.3 * len(panels), 10.5), 3.3), squeeze=False)
@@ -164,7 +183,11 @@ def curves(w: Words, evals: list[dict], panels: list[tuple[str, list[tuple[str, 
     for ax, (y_label, series) in zip(axes[0], panels):
         for (key, legend), marker in zip(series, "osd^v"):
             ax.plot(xs, [e.get(key) for e in evals], f"{marker}-", ms=3, label=legend)
-        ax.set(xlabel=x_label or w(x_key), ylabel=y_label, title=w.line(f"{title}: {y_label}") if title else y_label)
+        ax.set(
+            xlabel=x_label or w(x_key),
+            ylabel=y_label,
+            title=w.line(f"{title}: {y_label}") if title else y_label,
+        )
         ax.grid(alpha=0.3)
         w.legend(ax)
     fig.tight_layout()
@@ -185,8 +208,15 @@ def confusion(w: Words, matrix, labels: list[str], title: str, normalise: bool =
     for i in range(k):
         for j in range(k):
             text = w.num(shown[i, j]) if normalise else w.digits(int(c[i, j]))
-            ax.text(j, i, text, ha="center", va="center", fontsize=8 if normalise else 8.5,
-                    color="white" if shown[i, j] > shown.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=8 if normalise else 8.5,
+                color="white" if shown[i, j] > shown.max() / 2 else "black",
+            )
     fig.tight_layout()
     return fig
 
@@ -198,8 +228,13 @@ def against_time(w: Words, histories: dict, key: str, y_label: str, title: str):
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for (label, h), marker in zip(histories.items(), "osd^v"):
         seconds_per_step = h.timing["train_s"] / max(len(h.step), 1)
-        ax.plot([e["step"] * seconds_per_step / 60 for e in h.evals], [e[key] for e in h.evals],
-                f"{marker}-", ms=3, label=label)
+        ax.plot(
+            [e["step"] * seconds_per_step / 60 for e in h.evals],
+            [e[key] for e in h.evals],
+            f"{marker}-",
+            ms=3,
+            label=label,
+        )
     ax.set(xlabel=w("training time (minutes, measured)"), ylabel=y_label, title=title)
     ax.grid(alpha=0.3)
     w.legend(ax)

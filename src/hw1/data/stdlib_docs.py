@@ -15,6 +15,7 @@ The result, {"python": ..., "sha256": ..., "documents": {name: text}}, is cached
 <cache>/stdlib_docs/<key>.json, the key naming the Python version and build and the source of this
 module; its sha256 is the corpus fingerprint (hw1.data.sources, input `pydoc_corpus`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,13 +28,49 @@ from pathlib import Path
 
 # never imported: side effects on import, GUI toolkits, test suites, platform-specific shims,
 # and encodings.* (a hundred codec tables with one-line docstrings)
-DENY = ("antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "test", "lib2to3.tests",
-        "lib2to3.fixes", "ctypes.test", "distutils.tests", "unittest.test", "sqlite3.test", "tkinter.test",
-        "encodings", "pydoc_data", "__main__", "__hello__", "__phello__", "idle", "ensurepip._bundled",
-        "msilib", "winreg", "winsound", "msvcrt", "nt", "_winapi", "ntpath", "nturl2path",
-        "multiprocessing.popen_spawn_win32", "asyncio.windows_events", "asyncio.windows_utils",
-        "distutils.msvc9compiler", "distutils._msvccompiler", "distutils.command.bdist_msi",
-        "xxsubtype", "xxlimited", "_xxsubinterpreters", "_xxtestfuzz", "_testcapi", "_testinternalcapi")
+DENY = (
+    "antigravity",
+    "this",
+    "idlelib",
+    "tkinter",
+    "turtle",
+    "turtledemo",
+    "test",
+    "lib2to3.tests",
+    "lib2to3.fixes",
+    "ctypes.test",
+    "distutils.tests",
+    "unittest.test",
+    "sqlite3.test",
+    "tkinter.test",
+    "encodings",
+    "pydoc_data",
+    "__main__",
+    "__hello__",
+    "__phello__",
+    "idle",
+    "ensurepip._bundled",
+    "msilib",
+    "winreg",
+    "winsound",
+    "msvcrt",
+    "nt",
+    "_winapi",
+    "ntpath",
+    "nturl2path",
+    "multiprocessing.popen_spawn_win32",
+    "asyncio.windows_events",
+    "asyncio.windows_utils",
+    "distutils.msvc9compiler",
+    "distutils._msvccompiler",
+    "distutils.command.bdist_msi",
+    "xxsubtype",
+    "xxlimited",
+    "_xxsubinterpreters",
+    "_xxtestfuzz",
+    "_testcapi",
+    "_testinternalcapi",
+)
 TIMEOUT_S = 600
 
 
@@ -79,8 +116,8 @@ def _import(name: str):
         warnings.simplefilter("ignore")
         try:
             return importlib.import_module(name)
-        except (Exception, SystemExit):   # ImportError, platform errors, SystemExit of a script module;
-            return None                   # not KeyboardInterrupt: Ctrl-C stops the extraction
+        except (Exception, SystemExit):  # ImportError, platform errors, SystemExit of a script module;
+            return None  # not KeyboardInterrupt: Ctrl-C stops the extraction
 
 
 def module_names(max_modules: int | None = None) -> list[str]:
@@ -94,7 +131,9 @@ def module_names(max_modules: int | None = None) -> list[str]:
         if module is None:
             continue
         found.add(name)
-        for info in sorted(pkgutil.iter_modules(getattr(module, "__path__", None) or []), key=lambda i: i.name):
+        for info in sorted(
+            pkgutil.iter_modules(getattr(module, "__path__", None) or []), key=lambda i: i.name
+        ):
             child = f"{name}.{info.name}"
             if public(child) and not denied(child):
                 todo.append(child)
@@ -137,19 +176,30 @@ def extracted(cache_dir: Path | None, max_modules: int | None = None) -> dict:
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
-            pass                                       # a broken cache file: extract again
+            pass  # a broken cache file: extract again
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "docs.json"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
-                   PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+        env.update(
+            PYTHONHASHSEED="0",
+            PYTHONDONTWRITEBYTECODE="1",
+            PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+        )
         args = [sys.executable, "-P", "-m", "hw1.data.stdlib_docs", str(out)]
         if max_modules is not None:
             args.append(str(max_modules))
-        proc = subprocess.run(args, cwd=tmp, env=env, capture_output=True, text=True, timeout=TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            args,
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
         if proc.returncode != 0 or not out.is_file():
             from hw1.errors import DataError
+
             raise DataError(f"extracting the standard library's docstrings failed: {proc.stderr[-500:]}")
         result = json.loads(out.read_text(encoding="utf-8"))
     if path is not None:
@@ -159,7 +209,7 @@ def extracted(cache_dir: Path | None, max_modules: int | None = None) -> dict:
             tmp_path.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
             tmp_path.replace(path)
         except OSError:
-            pass                                       # a read-only cache only costs time
+            pass  # a read-only cache only costs time
     return result
 
 
@@ -168,10 +218,14 @@ def _main(argv: list[str]) -> None:
 
     start = time.perf_counter()
     documents = extract(int(argv[1]) if len(argv) > 1 else None)
-    result = {"python": sys.version.split()[0], "sha256": digest(documents), "documents": documents,
-              "seconds": time.perf_counter() - start}
+    result = {
+        "python": sys.version.split()[0],
+        "sha256": digest(documents),
+        "documents": documents,
+        "seconds": time.perf_counter() - start,
+    }
     Path(argv[0]).write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
-    os._exit(0)          # skip atexit handlers and thread joins of the imported modules
+    os._exit(0)  # skip atexit handlers and thread joins of the imported modules
 
 
 if __name__ == "__main__":

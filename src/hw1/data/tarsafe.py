@@ -5,14 +5,15 @@ seconds on CamVid), so archives are only ever streamed ("r|"). A gzip archive is
 the gzip module and read to its very end, after the tar's last member: only there does gzip check
 the CRC and length of what it decompressed, so that a flipped byte is an error, not damaged images.
 """
+
 from __future__ import annotations
 
 import gzip
 import re
 import tarfile
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator
 
 from hw1.errors import DataError
 
@@ -26,8 +27,9 @@ def safe_member_name(archive: Path, name: str) -> str:
     return "/".join(parts)
 
 
-def iter_files(archive: Path, wanted: Callable[[str], bool] = lambda name: True
-               ) -> Iterator[tuple[str, bytes]]:
+def iter_files(
+    archive: Path, wanted: Callable[[str], bool] = lambda name: True
+) -> Iterator[tuple[str, bytes]]:
     """Yield (relative name, content) for each regular file the filter accepts, in archive order.
 
     Every member name is checked, wanted or not. A truncated or corrupt archive raises DataError
@@ -55,7 +57,9 @@ def iter_files(archive: Path, wanted: Callable[[str], bool] = lambda name: True
         raise DataError(f"{archive}: corrupt or truncated archive ({error})") from None
 
 
-def _members(archive: Path, tar: tarfile.TarFile, wanted: Callable[[str], bool]) -> Iterator[tuple[str, bytes]]:
+def _members(
+    archive: Path, tar: tarfile.TarFile, wanted: Callable[[str], bool]
+) -> Iterator[tuple[str, bytes]]:
     for member in tar:
         name = safe_member_name(archive, member.name)
         if member.issym() or member.islnk():

@@ -17,6 +17,7 @@ Batch layout (HF convention):  [CLS] A ... [SEP] B ... [SEP] [PAD] ...
   the text that follows it (negatives="same": no topic cue, for evaluation)
   mlm_labels = original id at the selected positions, -100 elsewhere
 """
+
 from __future__ import annotations
 
 import random
@@ -33,7 +34,7 @@ from hw1.errors import DataError
 PAD, UNK, CLS, SEP, MASK = range(len(SPECIAL_TOKENS))
 SPLITS = ("train", "validation", "heldout")
 NEGATIVES = ("other", "same")
-MASK_TOKEN_FRACTION, RANDOM_TOKEN_FRACTION = 0.8, 0.1   # of the chosen tokens (BERT); the rest unchanged
+MASK_TOKEN_FRACTION, RANDOM_TOKEN_FRACTION = 0.8, 0.1  # of the chosen tokens (BERT); the rest unchanged
 
 _UNDERLINE = re.compile(r"^\s*([*=\-~^\"#+])\1{2,}\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“(*])")
@@ -55,7 +56,9 @@ def clean_paragraphs(text: str) -> list[str]:
         body = "\n".join(lines)
         if "::=" in body or ">>>" in body or body.lstrip().startswith(("-[", "+", "|")):
             continue
-        if all(ln.startswith("   ") for ln in lines) and not re.search(r"[a-z]{3,} [a-z]{3,} [a-z]{3,}", body):
+        if all(ln.startswith("   ") for ln in lines) and not re.search(
+            r"[a-z]{3,} [a-z]{3,} [a-z]{3,}", body
+        ):
             continue  # an indented code block
         paragraph = _normalise(re.sub(r"^\s*\[\d+\]\s*", "", body))  # footnote markers "[1] "
         chars = [c for c in paragraph if not c.isspace()]
@@ -110,8 +113,9 @@ def _groups(paragraphs: dict[str, list[str]]) -> list[list[str]]:
     return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
 
 
-def build_documents(texts: dict[str, str], fractions: dict[str, float], seed: int,
-                    max_group_fraction: float = 0.05) -> dict[str, list[Document]]:
+def build_documents(
+    texts: dict[str, str], fractions: dict[str, float], seed: int, max_group_fraction: float = 0.05
+) -> dict[str, list[Document]]:
     """{split: documents}. Whole groups (`_groups`) are drawn in an order shuffled with `seed`,
     among groups smaller than max_group_fraction of the corpus, into each split of `fractions`
     (e.g. {"heldout": 0.1, "validation": 0.1}) until it holds that fraction of the words; the rest
@@ -150,13 +154,14 @@ def build_documents(texts: dict[str, str], fractions: dict[str, float], seed: in
 @dataclass
 class TokenStream:
     """All sentences of a split, concatenated; documents are contiguous."""
-    ids: torch.Tensor          # [N]  token ids
-    sent_start: torch.Tensor   # [S]  first token of each sentence
-    sent_doc: torch.Tensor     # [S]  document of each sentence
-    doc_first: torch.Tensor    # [D]  first sentence of each document
-    doc_count: torch.Tensor    # [D]  number of sentences
-    doc_end: torch.Tensor      # [D]  one past the last token
-    boundaries: torch.Tensor   # [S+1] sentence starts and the final end, ascending
+
+    ids: torch.Tensor  # [N]  token ids
+    sent_start: torch.Tensor  # [S]  first token of each sentence
+    sent_doc: torch.Tensor  # [S]  document of each sentence
+    doc_first: torch.Tensor  # [D]  first sentence of each document
+    doc_count: torch.Tensor  # [D]  number of sentences
+    doc_end: torch.Tensor  # [D]  one past the last token
+    boundaries: torch.Tensor  # [S+1] sentence starts and the final end, ascending
     doc_names: list[str]
 
     @property
@@ -175,16 +180,25 @@ def encode_documents(tokenizer, documents: list[Document], max_sentence_tokens: 
     sent_doc = torch.repeat_interleave(torch.arange(len(documents)), doc_count)
     n = int(lengths.sum())
     doc_end = torch.cat([sent_start[doc_first[1:]], torch.tensor([n])])
-    return TokenStream(torch.cat(pieces), sent_start, sent_doc, doc_first, doc_count, doc_end,
-                       torch.cat([sent_start, torch.tensor([n])]), [d.name for d in documents])
+    return TokenStream(
+        torch.cat(pieces),
+        sent_start,
+        sent_doc,
+        doc_first,
+        doc_count,
+        doc_end,
+        torch.cat([sent_start, torch.tensor([n])]),
+        [d.name for d in documents],
+    )
 
 
 # ----- 4. MLM + NSP batches --------------------------------------------------------------------
 
 
 # ----- 4. MLM + NSP batches --------------------------------------------------------------------
-def _segment_end(stream: TokenStream, start: torch.Tensor, budget: torch.Tensor,
-                 limit: torch.Tensor) -> torch.Tensor:
+def _segment_end(
+    stream: TokenStream, start: torch.Tensor, budget: torch.Tensor, limit: torch.Tensor
+) -> torch.Tensor:
     """End of a segment from `start`: the last sentence boundary within `budget` tokens and not
     after `limit`; a first sentence longer than the budget is cut at the budget."""
     k = torch.searchsorted(stream.boundaries, start + budget, right=True) - 1
@@ -201,14 +215,26 @@ def _segments_a(stream: TokenStream, max_len: int) -> dict[str, torch.Tensor]:
     start = stream.sent_start
     end = _segment_end(stream, start, torch.full_like(start, (max_len - 3) // 2), last_start)
     next_b = stream.boundaries[torch.searchsorted(stream.boundaries, end)]
-    next_sentence = torch.searchsorted(stream.boundaries, next_b)         # index of that sentence
-    span = next_sentence - torch.arange(len(start)) + 1                  # sentences of A and next B
-    return {"start": start, "end": end, "next_b": next_b, "has_next": start < last_start,
-            "free": stream.doc_count[doc] - span, "span": span}
+    next_sentence = torch.searchsorted(stream.boundaries, next_b)  # index of that sentence
+    span = next_sentence - torch.arange(len(start)) + 1  # sentences of A and next B
+    return {
+        "start": start,
+        "end": end,
+        "next_b": next_b,
+        "has_next": start < last_start,
+        "free": stream.doc_count[doc] - span,
+        "span": span,
+    }
 
 
-def nsp_batch(stream: TokenStream, batch_size: int, max_len: int, gen: torch.Generator,
-              random_next_prob: float = 0.5, negatives: str = "other") -> dict[str, torch.Tensor]:
+def nsp_batch(
+    stream: TokenStream,
+    batch_size: int,
+    max_len: int,
+    gen: torch.Generator,
+    random_next_prob: float = 0.5,
+    negatives: str = "other",
+) -> dict[str, torch.Tensor]:
     """Sentence-pair inputs for NSP, unmasked. Segment A: whole sentences from a random sentence
     (`_segments_a`); B is the text that follows A, or (with random_next_prob) a segment from a
     random sentence of a random other document (negatives="other") or of the same document, not
@@ -229,7 +255,7 @@ def nsp_batch(stream: TokenStream, batch_size: int, max_len: int, gen: torch.Gen
         other = (doc + torch.randint(1, n_docs, (batch_size,), generator=gen)) % n_docs
         j = stream.doc_first[other] + (r * stream.doc_count[other]).long()
         random_limit = stream.doc_end[other]
-    else:   # a sentence of the document outside A and its next sentence
+    else:  # a sentence of the document outside A and its next sentence
         j = stream.doc_first[doc] + (r * seg["free"][i]).long()
         j = torch.where(j >= i, j + seg["span"][i], j)
         random_limit = torch.where(j < i, start_a, stream.doc_end[doc])
@@ -260,8 +286,13 @@ def _pair_tensors(stream: TokenStream, start_a, la, start_b, lb, is_random) -> d
     }
 
 
-def mask_tokens(input_ids: torch.Tensor, attention_mask: torch.Tensor, vocab_size: int,
-                gen: torch.Generator, mask_prob: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_tokens(
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    vocab_size: int,
+    gen: torch.Generator,
+    mask_prob: float = 0.15,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT masking: choose mask_prob of the real (non-special) tokens; of those 80 % -> [MASK],
     10 % -> a random token, 10 % unchanged. Returns (masked ids, labels with -100 elsewhere)."""
     candidate = (attention_mask > 0) & (input_ids >= len(SPECIAL_TOKENS))
@@ -275,12 +306,20 @@ def mask_tokens(input_ids: torch.Tensor, attention_mask: torch.Tensor, vocab_siz
     return masked, labels
 
 
-def pretraining_batch(stream: TokenStream, batch_size: int, max_len: int, vocab_size: int,
-                      gen: torch.Generator, mask_prob: float = 0.15, random_next_prob: float = 0.5,
-                      negatives: str = "other") -> dict[str, torch.Tensor]:
+def pretraining_batch(
+    stream: TokenStream,
+    batch_size: int,
+    max_len: int,
+    vocab_size: int,
+    gen: torch.Generator,
+    mask_prob: float = 0.15,
+    random_next_prob: float = 0.5,
+    negatives: str = "other",
+) -> dict[str, torch.Tensor]:
     batch = nsp_batch(stream, batch_size, max_len, gen, random_next_prob, negatives)
-    batch["input_ids"], batch["mlm_labels"] = mask_tokens(batch["input_ids"], batch["attention_mask"],
-                                                          vocab_size, gen, mask_prob)
+    batch["input_ids"], batch["mlm_labels"] = mask_tokens(
+        batch["input_ids"], batch["attention_mask"], vocab_size, gen, mask_prob
+    )
     return batch
 
 
@@ -288,9 +327,9 @@ def pretraining_batch(stream: TokenStream, batch_size: int, max_len: int, vocab_
 @dataclass
 class PretrainingData:
     tokenizer: object
-    docs: dict[str, list[Document]]          # split -> documents
-    streams: dict[str, TokenStream]          # split -> its token stream
-    source: dict = field(default_factory=dict)   # python, sha256, extraction seconds, documents
+    docs: dict[str, list[Document]]  # split -> documents
+    streams: dict[str, TokenStream]  # split -> its token stream
+    source: dict = field(default_factory=dict)  # python, sha256, extraction seconds, documents
 
     @property
     def vocab_size(self) -> int:
@@ -310,15 +349,27 @@ def load_texts(cache_dir: Path | None, max_documents: int | None = None) -> tupl
     texts = found["documents"]
     if max_documents is not None:
         texts = {k: texts[k] for k in sorted(texts)[:max_documents]}
-    return texts, {"python": found["python"], "sha256": found["sha256"], "documents": len(found["documents"]),
-                   "extraction_s": found["seconds"]}
+    return texts, {
+        "python": found["python"],
+        "sha256": found["sha256"],
+        "documents": len(found["documents"]),
+        "extraction_s": found["seconds"],
+    }
 
 
-def prepare(vocab_size: int, fractions: dict[str, float], split_seed: int, cache_dir: Path | None = None,
-            max_documents: int | None = None, min_frequency: int = 2,
-            max_group_fraction: float = 0.05) -> PretrainingData:
+def prepare(
+    vocab_size: int,
+    fractions: dict[str, float],
+    split_seed: int,
+    cache_dir: Path | None = None,
+    max_documents: int | None = None,
+    min_frequency: int = 2,
+    max_group_fraction: float = 0.05,
+) -> PretrainingData:
     """Corpus -> split -> tokenizer (learnt on the training split) -> token streams."""
     texts, source = load_texts(cache_dir, max_documents)
     docs = build_documents(texts, fractions, split_seed, max_group_fraction)
     tokenizer = train_wordpiece(docs["train"], vocab_size, min_frequency)
-    return PretrainingData(tokenizer, docs, {s: encode_documents(tokenizer, d) for s, d in docs.items()}, source)
+    return PretrainingData(
+        tokenizer, docs, {s: encode_documents(tokenizer, d) for s, d in docs.items()}, source
+    )

@@ -1,6 +1,7 @@
 """WordPiece for the BERT corpus: the algorithm of HF `tokenizers`' WordPieceTrainer with a stable
 tie-break, so that the same text gives the same vocabulary in every process (tokenizers breaks ties
 in hash order). `train_wordpiece_hf` is tokenizers' own trainer, kept for the tests to compare."""
+
 from __future__ import annotations
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -42,8 +43,9 @@ def _merge(symbols: list[str], a: str, b: str, merged: str) -> list[str]:
     return out
 
 
-def wordpiece_vocab(counts: dict[str, int], vocab_size: int, min_frequency: int = 2,
-                    prefix: str = "##") -> list[str]:
+def wordpiece_vocab(
+    counts: dict[str, int], vocab_size: int, min_frequency: int = 2, prefix: str = "##"
+) -> list[str]:
     """The vocabulary that tokenizers' WordPieceTrainer learns, with a stable tie-break.
 
     As there: every word starts as its characters, all but the first marked with `prefix`; the
@@ -61,7 +63,7 @@ def wordpiece_vocab(counts: dict[str, int], vocab_size: int, min_frequency: int 
     alphabet = sorted({c for w in counts for c in w})
     vocab = SPECIAL_TOKENS + [c for c in alphabet if c not in SPECIAL_TOKENS]
     vocab += sorted({s for w in words for s in w[1:]} - set(vocab))
-    ids = {t: i for i, t in enumerate(vocab)}            # ties: the pair of the older tokens first
+    ids = {t: i for i, t in enumerate(vocab)}  # ties: the pair of the older tokens first
     pairs: dict[tuple[str, str], int] = {}
     where: dict[tuple[str, str], set[int]] = {}
     for i, w in enumerate(words):
@@ -74,10 +76,10 @@ def wordpiece_vocab(counts: dict[str, int], vocab_size: int, min_frequency: int 
         count, ia, ib = heapq.heappop(heap)
         a, b = vocab[ia], vocab[ib]
         if pairs.get((a, b)) != -count:
-            continue                                     # a stale entry: the count has changed
+            continue  # a stale entry: the count has changed
         if -count < min_frequency:
             break
-        merged = a + b[len(prefix):] if b.startswith(prefix) else a + b
+        merged = a + b[len(prefix) :] if b.startswith(prefix) else a + b
         if merged not in ids:
             ids[merged] = len(vocab)
             vocab.append(merged)
@@ -106,7 +108,9 @@ def train_wordpiece(documents: list, vocab_size: int, min_frequency: int = 2):
     first, then the other tokens in sorted order."""
     from tokenizers import models
 
-    learnt = wordpiece_vocab(word_counts(s for d in documents for s in d.sentences), vocab_size, min_frequency)
+    learnt = wordpiece_vocab(
+        word_counts(s for d in documents for s in d.sentences), vocab_size, min_frequency
+    )
     rest = sorted(set(learnt) - set(SPECIAL_TOKENS))
     vocab = {t: i for i, t in enumerate(SPECIAL_TOKENS + rest)}
     return _bert_tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=100))
@@ -118,7 +122,8 @@ def train_wordpiece_hf(documents: list, vocab_size: int, min_frequency: int = 2)
     from tokenizers import models, trainers
 
     tok = _bert_tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                        special_tokens=SPECIAL_TOKENS, show_progress=False)
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS, show_progress=False
+    )
     tok.train_from_iterator((s for d in documents for s in d.sentences), trainer)
     return tok

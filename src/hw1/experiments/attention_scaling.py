@@ -4,6 +4,7 @@ For q, k with independent N(0, 1) entries, q . k has mean 0 and variance d_k. Wi
 scores spread further as d_k grows, the softmax approaches a one-hot vector and its gradient
 vanishes. Measured on random queries and keys, with and without the scale.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,12 +19,12 @@ from hw1.experiments.base import Context
 
 @dataclass
 class Config:
-    dims: list[int]                 # d_k values
-    num_keys: int                   # keys per query
-    num_queries: int                # random queries per d_k
+    dims: list[int]  # d_k values
+    num_keys: int  # keys per query
+    num_queries: int  # random queries per d_k
     seed: int = 0
-    threads: int | None = None      # set by the runner (torch.set_num_threads)
-    precision: Literal["auto", "bf16", "fp32"] = "auto"   # unused: this computes in fp32 throughout
+    threads: int | None = None  # set by the runner (torch.set_num_threads)
+    precision: Literal["auto", "bf16", "fp32"] = "auto"  # unused: this computes in fp32 throughout
 
 
 def softmax_statistics(scores: torch.Tensor) -> dict:
@@ -32,8 +33,8 @@ def softmax_statistics(scores: torch.Tensor) -> dict:
     entropy = -(weights * weights.clamp_min(1e-30).log()).sum(-1)
     # d softmax / d scores for an upstream gradient of ones on a random coordinate: use the
     # Jacobian's Frobenius norm per query, J = diag(p) - p p^T, ||J||_F^2 = sum p^2 - 2 sum p^3 + (sum p^2)^2
-    p2, p3 = (weights ** 2).sum(-1), (weights ** 3).sum(-1)
-    jacobian_norm = (p2 - 2 * p3 + p2 ** 2).clamp_min(0).sqrt()
+    p2, p3 = (weights**2).sum(-1), (weights**3).sum(-1)
+    jacobian_norm = (p2 - 2 * p3 + p2**2).clamp_min(0).sqrt()
     return {
         "score_std": float(scores.std()),
         "entropy": float(entropy.mean()),
@@ -49,13 +50,16 @@ def run(config: Config, ctx: Context) -> dict:
     for d in ctx.progress(config.dims, desc="dimensions"):
         q = torch.randn(config.num_queries, 1, d, generator=generator)
         k = torch.randn(config.num_queries, config.num_keys, d, generator=generator)
-        scores = (q @ k.transpose(1, 2)).squeeze(1)          # [queries, keys]
+        scores = (q @ k.transpose(1, 2)).squeeze(1)  # [queries, keys]
         for name, s in (("unscaled", scores), ("scaled", scores / math.sqrt(d))):
             stats = softmax_statistics(s)
             curves[name].append(stats)
-            rows.append([d, name, stats["score_std"], stats["entropy"], stats["max_weight"],
-                         stats["jacobian_norm"]])
-    ctx.save_table("softmax_by_dim", ["d_k", "scores", "score_std", "entropy", "max_weight", "jacobian_norm"], rows)
+            rows.append(
+                [d, name, stats["score_std"], stats["entropy"], stats["max_weight"], stats["jacobian_norm"]]
+            )
+    ctx.save_table(
+        "softmax_by_dim", ["d_k", "scores", "score_std", "entropy", "max_weight", "jacobian_norm"], rows
+    )
 
     ctx.save_figure("softmax_by_dim", lambda w: softmax_figure(w, config, curves))
 
@@ -74,13 +78,15 @@ def softmax_figure(w, config: Config, curves: dict):
     from hw1 import plots
     from hw1.experiments.bert_words import Words
 
-    w = Words(w)                 # d_k typeset: words of text/figures_part1.yaml
+    w = Words(w)  # d_k typeset: words of text/figures_part1.yaml
 
     fig, axes = plots.pyplot().subplots(1, 3, figsize=(10.5, 3.3))
     for name, style in (("unscaled", "o-"), ("scaled", "s--")):
         for ax, key in zip(axes, ("entropy", "max_weight", "jacobian_norm")):
             ax.plot(config.dims, [c[key] for c in curves[name]], style, label=w(f"scores {name} (typeset)"))
-    for ax, title in zip(axes, ("softmax entropy (nats)", "largest attention weight", "softmax Jacobian norm")):
+    for ax, title in zip(
+        axes, ("softmax entropy (nats)", "largest attention weight", "softmax Jacobian norm")
+    ):
         ax.set_xscale("log", base=2)
         ax.set_xticks(config.dims, [w.digits(d) for d in config.dims])
         ax.minorticks_off()

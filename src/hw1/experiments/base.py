@@ -17,15 +17,17 @@ swaps in as `results/<name>/` only when `run` returns. Layout of that folder:
 
 This module imports neither torch nor matplotlib: the runner must start fast.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import sys
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 
 def to_jsonable(value: Any) -> Any:
@@ -54,20 +56,21 @@ def round_floats(obj: Any, digits: int = 6) -> Any:
 
 def write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_jsonable(obj), indent=1, ensure_ascii=False, sort_keys=False) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(to_jsonable(obj), indent=1, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8"
+    )
 
 
 @dataclass
 class Context:
-    name: str                 # experiment name, e.g. "classification"
-    profile: str              # smoke | cpu | gpu
-    out_dir: Path             # temporary results folder; swapped in on success
-    data_root: Path           # where datasets are looked for
-    device: str               # "cpu", "cuda", "cuda:1", ...
+    name: str  # experiment name, e.g. "classification"
+    profile: str  # smoke | cpu | gpu
+    out_dir: Path  # temporary results folder; swapped in on success
+    data_root: Path  # where datasets are looked for
+    device: str  # "cpu", "cuda", "cuda:1", ...
     seed: int
-    cache_dir: Path           # for decoded datasets and other derived, uncommitted files
-    precision: str = "fp32"   # "bf16" or "fp32": chosen once by the runner (hw1.train.precision)
+    cache_dir: Path  # for decoded datasets and other derived, uncommitted files
+    precision: str = "fp32"  # "bf16" or "fp32": chosen once by the runner (hw1.train.precision)
     interactive: bool = field(default_factory=lambda: sys.stderr.isatty())
 
     # ----- outputs -------------------------------------------------------------------------
@@ -96,8 +99,8 @@ class Context:
 
     def save_image(self, image, name: str) -> Path:
         """Save an HxWx3 (or HxW) uint8 array as PNG."""
-        from PIL import Image
         import numpy as np
+        from PIL import Image
 
         path = self.path("figures", f"{name}.png")
         Image.fromarray(np.asarray(image)).save(path, optimize=True)
@@ -117,8 +120,9 @@ class Context:
     def log(self, message: str) -> None:
         print(f"[{self.name}] {message}", file=sys.stderr, flush=True)
 
-    def progress(self, iterable: Iterable | None = None, total: int | None = None,
-                 desc: str = "") -> Iterator:
+    def progress(
+        self, iterable: Iterable | None = None, total: int | None = None, desc: str = ""
+    ) -> Iterator:
         """A tqdm bar on a terminal; otherwise a plain line at every 10 % (and at least every 30 s)."""
         if iterable is None:
             iterable = range(total or 0)

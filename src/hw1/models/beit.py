@@ -9,14 +9,23 @@ Two ways to get one:
 * `pretrained(name)`: a hub id or local folder (gpu profile: microsoft/beit-base-patch16-224-pt22k-ft22k,
   pre-trained by masked image modelling on ImageNet-22k and fine-tuned there), with a new 10-way head.
 """
+
 from __future__ import annotations
 
 from hw1.errors import ConfigError
 
 
-def scratch_config(num_labels: int, image_size: int = 32, patch_size: int = 4, hidden_size: int = 192,
-                   layers: int = 6, heads: int = 3, mlp_ratio: float = 2.0, drop_path: float = 0.0,
-                   layer_scale: float = 0.1):
+def scratch_config(
+    num_labels: int,
+    image_size: int = 32,
+    patch_size: int = 4,
+    hidden_size: int = 192,
+    layers: int = 6,
+    heads: int = 3,
+    mlp_ratio: float = 2.0,
+    drop_path: float = 0.0,
+    layer_scale: float = 0.1,
+):
     from transformers import BeitConfig
 
     if image_size % patch_size:
@@ -24,14 +33,24 @@ def scratch_config(num_labels: int, image_size: int = 32, patch_size: int = 4, h
     if hidden_size % heads:
         raise ConfigError(f"beit.hidden_size={hidden_size} must be a multiple of beit.heads={heads}")
     return BeitConfig(
-        image_size=image_size, patch_size=patch_size, num_channels=3,
-        hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
-        intermediate_size=int(hidden_size * mlp_ratio), hidden_act="gelu",
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, drop_path_rate=drop_path,
+        image_size=image_size,
+        patch_size=patch_size,
+        num_channels=3,
+        hidden_size=hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=int(hidden_size * mlp_ratio),
+        hidden_act="gelu",
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        drop_path_rate=drop_path,
         use_absolute_position_embeddings=False,
-        use_relative_position_bias=True, use_shared_relative_position_bias=False,
-        use_mean_pooling=True, layer_scale_init_value=layer_scale,
-        num_labels=num_labels, attn_implementation="sdpa",
+        use_relative_position_bias=True,
+        use_shared_relative_position_bias=False,
+        use_mean_pooling=True,
+        layer_scale_init_value=layer_scale,
+        num_labels=num_labels,
+        attn_implementation="sdpa",
     )
 
 
@@ -45,11 +64,11 @@ def conv_stem(patch_size: int, hidden_size: int, width: int = 48):
     import torch.nn as nn
 
     n = patch_size.bit_length() - 1
-    if 2 ** n != patch_size or n < 1:
+    if 2**n != patch_size or n < 1:
         raise ConfigError(f"beit.stem=conv needs a power-of-two patch size, not {patch_size}")
     layers, channels = [], 3
     for i in range(n):
-        out = hidden_size if i == n - 1 else width * 2 ** i
+        out = hidden_size if i == n - 1 else width * 2**i
         layers.append(nn.Conv2d(channels, out, 3, stride=2, padding=1))
         if i < n - 1:
             layers.append(nn.GELU())
@@ -80,10 +99,16 @@ def pretrained(name: str, labels: list[str], option: str = "--pretrained classif
 
     from hw1.models.pretrained import from_pretrained
 
-    return from_pretrained(BeitForImageClassification, name, option,
-                           f", or {option}=none to train it from scratch", num_labels=len(labels),
-                           id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)},
-                           ignore_mismatched_sizes=True)
+    return from_pretrained(
+        BeitForImageClassification,
+        name,
+        option,
+        f", or {option}=none to train it from scratch",
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={n: i for i, n in enumerate(labels)},
+        ignore_mismatched_sizes=True,
+    )
 
 
 def count_parameters(model) -> int:

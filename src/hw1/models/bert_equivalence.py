@@ -9,14 +9,21 @@ Hugging Face models must be built with attn_implementation="eager" for attention
 All comparisons run in fp32, eval mode (no dropout). How fast and how much memory: not here, in
 benchmarks/bench_bert_forward.py.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
 
-from hw1.models.bert import (BertConfig, BertForPreTraining, BertModel, from_hf_state_dict,
-                             hf_name_map, mean_pool)
+from hw1.models.bert import (
+    BertConfig,
+    BertForPreTraining,
+    BertModel,
+    from_hf_state_dict,
+    hf_name_map,
+    mean_pool,
+)
 
 SENTENCES = [
     "Attention is all you need.",
@@ -53,8 +60,13 @@ def compare_with_hf(hf_model, ours, batch: dict) -> dict[str, float]:
     hf_model.eval(), ours.eval()
     ids, mask, types = batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids")
     with torch.no_grad():
-        a = hf_model(input_ids=ids, attention_mask=mask, token_type_ids=types,
-                     output_attentions=True, output_hidden_states=True)
+        a = hf_model(
+            input_ids=ids,
+            attention_mask=mask,
+            token_type_ids=types,
+            output_attentions=True,
+            output_hidden_states=True,
+        )
         b = ours(ids, mask, types, output_attentions=True, output_hidden_states=True)
         fast = ours(ids, mask, types)
         if isinstance(ours, BertForPreTraining):
@@ -95,16 +107,25 @@ def gradient_diffs(hf_model, ours: BertForPreTraining, batch: dict, mlm_labels, 
     hf_model.eval(), ours.eval()
     hf_model.zero_grad(), ours.zero_grad()
     ids, mask, types = batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids")
-    a = hf_model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=mlm_labels,
-                 next_sentence_label=nsp_labels)
+    a = hf_model(
+        input_ids=ids,
+        attention_mask=mask,
+        token_type_ids=types,
+        labels=mlm_labels,
+        next_sentence_label=nsp_labels,
+    )
     b = ours(ids, mask, types, mlm_labels=mlm_labels, nsp_labels=nsp_labels)
     a.loss.backward()
     b.loss.backward()
     theirs = hf_gradients(hf_model, ours)
     diffs = {name: _max_diff(theirs[name], p.grad) for name, p in ours.named_parameters()}
     worst = max(diffs, key=diffs.get)
-    return {"loss": _max_diff(a.loss, b.loss), "grad_max_abs_diff": diffs[worst], "grad_worst_param": worst,
-            "grad_max_abs": max(p.grad.abs().max().item() for p in ours.parameters())}
+    return {
+        "loss": _max_diff(a.loss, b.loss),
+        "grad_max_abs_diff": diffs[worst],
+        "grad_worst_param": worst,
+        "grad_max_abs": max(p.grad.abs().max().item() for p in ours.parameters()),
+    }
 
 
 def random_batch(vocab_size: int, batch: int, seq: int, type_vocab_size: int = 2, seed: int = 0) -> dict:
@@ -112,7 +133,7 @@ def random_batch(vocab_size: int, batch: int, seq: int, type_vocab_size: int = 2
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(1, vocab_size, (batch, seq), generator=g)
     lengths = torch.randint(seq // 3, seq + 1, (batch,), generator=g)
-    lengths[0] = seq                                               # one row without padding
+    lengths[0] = seq  # one row without padding
     positions = torch.arange(seq)
     mask = (positions[None, :] < lengths[:, None]).long()
     split = torch.randint(1, seq, (batch,), generator=g)
@@ -123,8 +144,15 @@ def random_batch(vocab_size: int, batch: int, seq: int, type_vocab_size: int = 2
 def small_hf_config(**overrides):
     import transformers
 
-    values = dict(vocab_size=211, hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
-                  intermediate_size=96, max_position_embeddings=48, type_vocab_size=2)
+    values = dict(
+        vocab_size=211,
+        hidden_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=96,
+        max_position_embeddings=48,
+        type_vocab_size=2,
+    )
     values.update(overrides)
     cfg = transformers.BertConfig(**values)
     cfg._attn_implementation = "eager"
@@ -174,14 +202,15 @@ def minilm_equivalence(sentences=SENTENCES, pairs=PAIRS) -> dict:
     single = dict(tokenizer(list(sentences), padding=True, return_tensors="pt"))
     paired = dict(tokenizer([a for a, _ in pairs], [b for _, b in pairs], padding=True, return_tensors="pt"))
     result = {"sentences": compare_with_hf(hf, ours, single), "pairs": compare_with_hf(hf, ours, paired)}
-    with torch.no_grad():   # the sentence-transformers embedding: mean pool, then L2-normalise
+    with torch.no_grad():  # the sentence-transformers embedding: mean pool, then L2-normalise
         e_hf = mean_pool(hf(**single).last_hidden_state, single["attention_mask"])
         e_ours = mean_pool(ours(**single).last_hidden_state, single["attention_mask"])
     e_hf, e_ours = torch.nn.functional.normalize(e_hf, dim=-1), torch.nn.functional.normalize(e_ours, dim=-1)
     result["sentence_embedding"] = _max_diff(e_hf, e_ours)
     result["sentence_embedding_min_cosine"] = (e_hf * e_ours).sum(-1).min().item()
-    result["max_abs_diff"] = max(max(result["sentences"].values()), max(result["pairs"].values()),
-                                 result["sentence_embedding"])
+    result["max_abs_diff"] = max(
+        max(result["sentences"].values()), max(result["pairs"].values()), result["sentence_embedding"]
+    )
     result["n_sentences"] = len(sentences)
     result["n_pairs"] = len(pairs)
     result["n_parameters"] = sum(p.numel() for p in ours.parameters())

@@ -11,6 +11,7 @@ What makes it learn fast is its inductive bias: every layer is local and shares 
 positions, and pooling builds translation invariance in. The convolutions have no bias (the batch
 norm that follows has one).
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,7 +21,7 @@ from torch import nn
 def conv_bn(c_in: int, c_out: int, pool: bool = False) -> list[nn.Module]:
     layers = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)]
     if pool:
-        layers.append(nn.MaxPool2d(2))      # pool before the norm: the norm sees 4x fewer positions
+        layers.append(nn.MaxPool2d(2))  # pool before the norm: the norm sees 4x fewer positions
     return layers + [nn.BatchNorm2d(c_out), nn.GELU()]
 
 
@@ -40,8 +41,8 @@ class CNN(nn.Module):
         self.head = nn.Linear(w3, num_classes, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stages(self.stem(x))             # [B, w3, 4, 4]
-        return self.head(x.amax(dim=(2, 3)))      # global max-pool -> [B, 10]
+        x = self.stages(self.stem(x))  # [B, w3, 4, 4]
+        return self.head(x.amax(dim=(2, 3)))  # global max-pool -> [B, 10]
 
 
 def count_parameters(model: nn.Module) -> int:

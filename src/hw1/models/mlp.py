@@ -8,6 +8,7 @@
 The softmax is folded into the cross-entropy loss (log-softmax + NLL), which is numerically the
 same as Keras' softmax output with categorical cross-entropy.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,21 +23,24 @@ class MLP(nn.Module):
         self.fc1 = nn.Linear(in_features, hidden)
         self.fc2 = nn.Linear(hidden, hidden)
         self.fc3 = nn.Linear(hidden, num_classes)
-        for layer in (self.fc1, self.fc2, self.fc3):   # Keras defaults: Glorot-uniform weights, zero bias
+        for layer in (self.fc1, self.fc2, self.fc3):  # Keras defaults: Glorot-uniform weights, zero bias
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flatten(1)                      # [B, 3072]
-        x = torch.relu(self.fc1(x))           # [B, 256]
-        x = torch.relu(self.fc2(x))           # [B, 256]
-        return self.fc3(x)                    # [B, 10] logits
+        x = x.flatten(1)  # [B, 3072]
+        x = torch.relu(self.fc1(x))  # [B, 256]
+        x = torch.relu(self.fc2(x))  # [B, 256]
+        return self.fc3(x)  # [B, 10] logits
 
 
 def summary(model: MLP) -> list[list]:
     """Rows (layer, output shape, parameters) like Keras' model.summary()."""
     rows = []
-    for name, layer in (("dense_1 (Dense, relu)", model.fc1), ("dense_2 (Dense, relu)", model.fc2),
-                        ("dense_3 (Dense, softmax)", model.fc3)):
+    for name, layer in (
+        ("dense_1 (Dense, relu)", model.fc1),
+        ("dense_2 (Dense, relu)", model.fc2),
+        ("dense_3 (Dense, softmax)", model.fc3),
+    ):
         rows.append([name, f"(None, {layer.out_features})", sum(p.numel() for p in layer.parameters())])
     return rows

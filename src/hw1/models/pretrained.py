@@ -4,6 +4,7 @@ Used by the gpu profiles (models/beit.py, models/segmentation.py). Offline, or w
 checkpoint in the local Hugging Face cache, from_pretrained raises OSError/ValueError deep inside
 huggingface_hub; we turn that into a ConfigError that names the option, the checkpoint and the fix.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,4 +34,5 @@ def from_pretrained(model_class, name: str, option: str, fallback: str, **kwargs
             f"{option}={name}: cannot load this pretrained {model_class.__name__}: not a local folder, and "
             f"not in the Hugging Face cache ({os.environ.get('HF_HOME', '~/.cache/huggingface')}) nor reachable "
             f"online. Download it once with network access (hf download {name}), or pass {option}=FOLDER "
-            f"(saved with save_pretrained){fallback}. ({first})") from None
+            f"(saved with save_pretrained){fallback}. ({first})"
+        ) from None

@@ -19,6 +19,7 @@ transformers takes the hidden states of 4 layers (out_indices), turns them into 
 (deconvolutions x4, x2, identity, max-pool) and decodes them with an UperNet head (pyramid pooling
 + FPN).   logits: [B, num_labels, 4H/P, 4W/P] for patch size P (H/4 for P = 16).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,18 +34,28 @@ ARCHITECTURES = ("segformer", "beit")
 
 def _classes(num_labels: int, class_names: list[str] | None) -> dict:
     names = class_names or [f"class_{i}" for i in range(num_labels)]
-    return {"num_labels": num_labels, "id2label": dict(enumerate(names)),
-            "label2id": {n: i for i, n in enumerate(names)}}
+    return {
+        "num_labels": num_labels,
+        "id2label": dict(enumerate(names)),
+        "label2id": {n: i for i, n in enumerate(names)},
+    }
 
 
-def build_segmentation_model(arch: str, num_labels: int, config: dict | None = None,
-                             pretrained: str | None = None, class_names: list[str] | None = None,
-                             ignore_index: int = 255) -> nn.Module:
+def build_segmentation_model(
+    arch: str,
+    num_labels: int,
+    config: dict | None = None,
+    pretrained: str | None = None,
+    class_names: list[str] | None = None,
+    ignore_index: int = 255,
+) -> nn.Module:
     """A transformers *ForSemanticSegmentation model, from `pretrained` when given, else from `config`."""
     from transformers import BeitConfig, SegformerConfig, SegformerForSemanticSegmentation
 
-    classes = {"segformer": (SegformerConfig, SegformerForSemanticSegmentation),
-               "beit": (BeitConfig, beit_segmentation_class())}
+    classes = {
+        "segformer": (SegformerConfig, SegformerForSemanticSegmentation),
+        "beit": (BeitConfig, beit_segmentation_class()),
+    }
     if arch not in classes:
         raise ConfigError(f"segmentation model arch {arch!r}: expected one of {', '.join(ARCHITECTURES)}")
     config_class, model_class = classes[arch]
@@ -52,7 +63,7 @@ def build_segmentation_model(arch: str, num_labels: int, config: dict | None = N
     if pretrained:
         return load_pretrained(model_class, pretrained, labels, ignore_index)
     config = dict(config or {})
-    if arch == "beit":   # out_indices only to pass transformers' checks; out_layers decides (see above)
+    if arch == "beit":  # out_indices only to pass transformers' checks; out_layers decides (see above)
         config["out_layers"] = beit_out_layers(config)
         config["out_indices"] = config["out_layers"]
     try:
@@ -65,13 +76,17 @@ def build_segmentation_model(arch: str, num_labels: int, config: dict | None = N
 def beit_out_layers(config: dict) -> list[int]:
     """The 4 layers (1-based) whose outputs feed BEiT's UperNet head, from `out_layers`."""
     if "out_indices" in config:
-        raise ConfigError("configs/segmentation.yaml: beit config.out_indices: write out_layers (the 1-based "
-                          "numbers of the layers that feed the head); transformers' out_indices are offset by one")
+        raise ConfigError(
+            "configs/segmentation.yaml: beit config.out_indices: write out_layers (the 1-based "
+            "numbers of the layers that feed the head); transformers' out_indices are offset by one"
+        )
     layers = config.get("out_layers")
     depth = config.get("num_hidden_layers", 12)
     if layers is None or len(layers) != 4 or any(not 1 <= layer <= depth for layer in layers):
-        raise ConfigError(f"configs/segmentation.yaml: beit config.out_layers must name 4 layers in "
-                          f"1..{depth}, got {layers}")
+        raise ConfigError(
+            f"configs/segmentation.yaml: beit config.out_layers must name 4 layers in "
+            f"1..{depth}, got {layers}"
+        )
     return list(layers)
 
 
@@ -90,12 +105,15 @@ def beit_segmentation_class():
     class BeitSegmentation(BeitForSemanticSegmentation):
         def forward(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False, **kwargs):
             layers = getattr(self.config, "out_layers", None) or [i - 1 for i in self.config.out_indices]
-            hidden = self.beit(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding,
-                               output_hidden_states=True).hidden_states      # [embeddings, layer 1, ...]
+            hidden = self.beit(
+                pixel_values, interpolate_pos_encoding=interpolate_pos_encoding, output_hidden_states=True
+            ).hidden_states  # [embeddings, layer 1, ...]
             b, _, height, width = pixel_values.shape
             grid = (height // self.config.patch_size, width // self.config.patch_size)
-            maps = tuple(hidden[layer][:, 1:].transpose(1, 2).reshape(b, -1, *grid)   # drop [CLS]
-                         for layer in layers)
+            maps = tuple(
+                hidden[layer][:, 1:].transpose(1, 2).reshape(b, -1, *grid)  # drop [CLS]
+                for layer in layers
+            )
             return SemanticSegmenterOutput(logits=self.decode_head(self.fpn(maps)))
 
     return BeitSegmentation
@@ -106,8 +124,15 @@ def load_pretrained(model_class, name: str, labels: dict, ignore_index: int) -> 
     from hw1.models.pretrained import from_pretrained
 
     option = f"--pretrained segmentation.{model_class.config_class.model_type}"
-    return from_pretrained(model_class, name, option, f", or {option}=none to train it from scratch",
-                           **labels, ignore_mismatched_sizes=True, semantic_loss_ignore_index=ignore_index)
+    return from_pretrained(
+        model_class,
+        name,
+        option,
+        f", or {option}=none to train it from scratch",
+        **labels,
+        ignore_mismatched_sizes=True,
+        semantic_loss_ignore_index=ignore_index,
+    )
 
 
 def segmentation_logits(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:

@@ -5,12 +5,17 @@ Templates paste these values and choose sentences by their verdict keys; they co
 package is not part of any experiment's cache key: changing it rebuilds the site and reruns nothing.
 `derive(name, metrics, config)` is what the site calls (as D.<experiment> in a page).
 """
+
 from __future__ import annotations
 
 from hw1.report import bert, classification, conv_attention, segmentation
 
-DERIVE = {"bert": bert.derive, "classification": classification.derive,
-          "conv_attention": conv_attention.derive, "segmentation": segmentation.derive}
+DERIVE = {
+    "bert": bert.derive,
+    "classification": classification.derive,
+    "conv_attention": conv_attention.derive,
+    "segmentation": segmentation.derive,
+}
 
 
 def derive(name: str, metrics: dict, config: dict | None = None) -> dict:

@@ -20,6 +20,7 @@ Two functions need no results, only the values the page cites or a profile's con
 grid(image_size, patch_size) and mlp_parameters(image_size, channels, hidden, classes); the site
 gives them to the pages as `report.classification`.
 """
+
 from __future__ import annotations
 
 
@@ -46,9 +47,15 @@ def recall_extremes(recall: dict) -> dict:
 def phases(b: dict) -> list[dict]:
     """The image sizes of BEiT's training: the low-resolution steps first, if any, then the full size
     (absent when every step was at low resolution)."""
+
     def phase(name: str, size: int) -> dict:
-        return {"phase": name, "size": size, "steps": b["steps_by_size"][str(size)],
-                "images_per_s": b["timing"]["images_per_s_by_size"][str(size)]}
+        return {
+            "phase": name,
+            "size": size,
+            "steps": b["steps_by_size"][str(size)],
+            "images_per_s": b["timing"]["images_per_s_by_size"][str(size)],
+        }
+
     low = b.get("low_res_size")
     out = [phase("first", low)] if low else []
     if not low or b["low_res_steps"] < b["steps"]:
@@ -63,18 +70,24 @@ def phase_table(shown: list[dict]):
 def beit(b: dict) -> dict:
     low = b.get("low_res_size")
     shown = phases(b)
-    return {"recall": recall_extremes(b["test"]["per_class"]["recall"]),
-            "train_minutes": b["timing"]["train_s"] / 60,
-            "low_res_grid": grid(low, b["patch_size"]) if low else None,
-            "phases": shown, "phase_table": phase_table(shown)}
+    return {
+        "recall": recall_extremes(b["test"]["per_class"]["recall"]),
+        "train_minutes": b["timing"]["train_s"] / 60,
+        "low_res_grid": grid(low, b["patch_size"]) if low else None,
+        "phases": shown,
+        "phase_table": phase_table(shown),
+    }
 
 
 def cnn(c: dict | None) -> dict | None:
     if not c:
         return None
-    return {"recall": recall_extremes(c["test"]["per_class"]["recall"]), "train_minutes": c["timing"]["train_s"] / 60,
-            "slowdown": lambda airbench_seconds: c["timing"]["train_s"] / float(airbench_seconds),
-            "points_below": lambda accuracy: (float(accuracy) - c["test"]["accuracy"]) * 100}
+    return {
+        "recall": recall_extremes(c["test"]["per_class"]["recall"]),
+        "train_minutes": c["timing"]["train_s"] / 60,
+        "slowdown": lambda airbench_seconds: c["timing"]["train_s"] / float(airbench_seconds),
+        "points_below": lambda accuracy: (float(accuracy) - c["test"]["accuracy"]) * 100,
+    }
 
 
 def ranking(metrics: dict) -> list[list]:
@@ -87,18 +100,23 @@ def against(c: dict | None, other: dict) -> dict | None:
     CNN's, and the difference of test accuracy (CNN minus the other)."""
     if not c:
         return None
-    return {"parameters": other["parameters"] / c["parameters"],
-            "time": other["timing"]["train_s"] / c["timing"]["train_s"],
-            "accuracy_difference": c["test"]["accuracy"] - other["test"]["accuracy"],
-            "points_ahead": (c["test"]["accuracy"] - other["test"]["accuracy"]) * 100,
-            "points_behind": (other["test"]["accuracy"] - c["test"]["accuracy"]) * 100}
+    return {
+        "parameters": other["parameters"] / c["parameters"],
+        "time": other["timing"]["train_s"] / c["timing"]["train_s"],
+        "accuracy_difference": c["test"]["accuracy"] - other["test"]["accuracy"],
+        "points_ahead": (c["test"]["accuracy"] - other["test"]["accuracy"]) * 100,
+        "points_behind": (other["test"]["accuracy"] - c["test"]["accuracy"]) * 100,
+    }
 
 
 def derive(metrics: dict, config: dict) -> dict:
     data = metrics["data"]
     c = metrics.get("cnn")
-    return {"train_pool": data["train"] + data["val"],
-            "mlp": {"recall": recall_extremes(metrics["mlp"]["test"]["per_class"]["recall"])},
-            "cnn": cnn(c), "ranking": ranking(metrics),
-            "cnn_against": {"beit": against(c, metrics["beit"]), "mlp": against(c, metrics["mlp"])},
-            "beit": beit(metrics["beit"])}
+    return {
+        "train_pool": data["train"] + data["val"],
+        "mlp": {"recall": recall_extremes(metrics["mlp"]["test"]["per_class"]["recall"])},
+        "cnn": cnn(c),
+        "ranking": ranking(metrics),
+        "cnn_against": {"beit": against(c, metrics["beit"]), "mlp": against(c, metrics["mlp"])},
+        "beit": beit(metrics["beit"]),
+    }

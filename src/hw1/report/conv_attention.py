@@ -52,7 +52,8 @@ def derive(metrics: dict, config: dict) -> dict:
         "attention_at_chance": attention["at_chance"],
         "seeds": len(metrics["seeds"]),
         "epochs": metrics["steps"] * metrics["batch_size"] / metrics["train_images"]
-        if metrics.get("train_images") else None,
+        if metrics.get("train_images")
+        else None,
         "parameter_ratio": attention["parameters"] / conv["parameters"],
         "parameter_gap": abs(attention["parameters"] - conv["parameters"]) / conv["parameters"],
         "mac_ratio": attention["multiply_adds"]["total"] / conv["multiply_adds"]["total"],

@@ -18,10 +18,11 @@
 Whether a curve still rises, or one model is above another, is chosen by the page with compare()
 and a rule of text/references.yaml, which the page then cites.
 """
+
 from __future__ import annotations
 
 MODELS = {"segformer": "SegFormer", "beit": "BEiT"}
-SMALL = ("pole", "sign_symbol", "pedestrian", "bicyclist")     # the classes the page names as small
+SMALL = ("pole", "sign_symbol", "pedestrian", "bicyclist")  # the classes the page names as small
 GAPS_SHOWN = 3
 
 
@@ -39,9 +40,12 @@ def model(m: dict) -> dict:
 
 def eval_scale_rows(metrics: dict) -> list[list]:
     """One row per candidate set of evaluation scales of each model (none for a model without candidates)."""
-    return [[label, list(c["scales"]), c["val_miou"], list(c["scales"]) == list(m["settings"]["eval_scales"])]
-            for name, label in MODELS.items() for m in [metrics[name]]
-            for c in m.get("eval_scale_choice") or []]
+    return [
+        [label, list(c["scales"]), c["val_miou"], list(c["scales"]) == list(m["settings"]["eval_scales"])]
+        for name, label in MODELS.items()
+        for m in [metrics[name]]
+        for c in m.get("eval_scale_choice") or []
+    ]
 
 
 def scale_table(rows: list[list]):
@@ -53,15 +57,29 @@ def scale_table(rows: list[list]):
 def iou_rows(metrics: dict) -> list[list]:
     sf, be = metrics["segformer"], metrics["beit"]
     return [["mIoU", sf["val"]["miou"], sf["test"]["miou"], be["val"]["miou"], be["test"]["miou"]]] + [
-        [c, sf["val"]["per_class"][c], sf["test"]["per_class"][c], be["val"]["per_class"][c],
-         be["test"]["per_class"][c]] for c in metrics["classes"]]
+        [
+            c,
+            sf["val"]["per_class"][c],
+            sf["test"]["per_class"][c],
+            be["val"]["per_class"][c],
+            be["test"]["per_class"][c],
+        ]
+        for c in metrics["classes"]
+    ]
 
 
 def val_test_gaps(m: dict, classes: list, shown: int = GAPS_SHOWN) -> list[dict]:
     """The classes whose IoU falls most from the validation to the test split, largest fall first
     (ties in the order of the classes)."""
-    rows = [{"class": c, "val": m["val"]["per_class"][c], "test": m["test"]["per_class"][c],
-             "gap": m["val"]["per_class"][c] - m["test"]["per_class"][c]} for c in classes]
+    rows = [
+        {
+            "class": c,
+            "val": m["val"]["per_class"][c],
+            "test": m["test"]["per_class"][c],
+            "gap": m["val"]["per_class"][c] - m["test"]["per_class"][c],
+        }
+        for c in classes
+    ]
     return sorted(rows, key=lambda r: r["gap"], reverse=True)[:shown]
 
 
@@ -75,9 +93,17 @@ def curve(evals: list, back: int) -> dict:
 def equal_schedule(e: dict | None) -> dict | None:
     if not e or not e.get("curve"):
         return None
-    return {"steps": e["steps"], "warmup_steps": e["warmup_steps"], "train_size": e["train_size"],
-            "end": e["curve"][-1], "points": len(e["curve"]),
-            "minutes": {"segformer": e["timing"]["segformer_train_s"] / 60, "beit": e["timing"]["beit_train_s"] / 60}}
+    return {
+        "steps": e["steps"],
+        "warmup_steps": e["warmup_steps"],
+        "train_size": e["train_size"],
+        "end": e["curve"][-1],
+        "points": len(e["curve"]),
+        "minutes": {
+            "segformer": e["timing"]["segformer_train_s"] / 60,
+            "beit": e["timing"]["beit_train_s"] / 60,
+        },
+    }
 
 
 def derive(metrics: dict, config: dict) -> dict:
@@ -87,7 +113,8 @@ def derive(metrics: dict, config: dict) -> dict:
     return {
         "small_classes_share": sum(share[c] for c in SMALL),
         "models": {name: model(metrics[name]) for name in MODELS},
-        "eval_scale_rows": scale_rows, "eval_scale_table": scale_table(scale_rows),
+        "eval_scale_rows": scale_rows,
+        "eval_scale_table": scale_table(scale_rows),
         "iou_rows": iou_rows(metrics),
         "val_test_gaps": val_test_gaps(metrics["segformer"], metrics["classes"]),
         "beit_architecture": beit["architecture"] if "architecture" in beit else beit["settings"]["config"],

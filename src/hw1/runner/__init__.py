@@ -8,15 +8,16 @@
 
 Nothing here imports torch until an experiment actually runs.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from hw1 import config as _config
 from hw1.errors import ConfigError
+from hw1.runner.cli import main
 from hw1.runner.folders import ResultsBusy, lock_results, recover, swap_in
 from hw1.runner.freshness import code_files, code_hashes, stable_hash
-from hw1.runner.cli import main
 
 
 def load_config(name: str, profile: str, config_dir: Path = _config.CONFIG_DIR) -> dict:
@@ -24,5 +25,15 @@ def load_config(name: str, profile: str, config_dir: Path = _config.CONFIG_DIR) 
     return _config.read(name, profile, config_dir).values
 
 
-__all__ = ["ConfigError", "ResultsBusy", "code_files", "code_hashes", "load_config", "lock_results", "main",
-           "recover", "stable_hash", "swap_in"]
+__all__ = [
+    "ConfigError",
+    "ResultsBusy",
+    "code_files",
+    "code_hashes",
+    "load_config",
+    "lock_results",
+    "main",
+    "recover",
+    "stable_hash",
+    "swap_in",
+]

@@ -7,6 +7,7 @@ check it: an invalid one is named as such, with the line a run would print, not 
 --verify reruns into a temporary folder (results/ is never touched, except results/<name>/verify.json,
 which is not part of the cache key: neither the freshness check nor a rerun reads it).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,7 +54,11 @@ def check(data_root: Path, results: Path, cache_dir: Path, git: str) -> int:
         profile = stored.get("profile", "cpu")
         try:
             current = Current.of(spec, profile, data_root, cache_dir)
-            error = invalid_config(spec, current) if stored["key"].get("config") != stable_hash(current.values) else ""
+            error = (
+                invalid_config(spec, current)
+                if stored["key"].get("config") != stable_hash(current.values)
+                else ""
+            )
         except ReportError as unreadable:
             error = str(unreadable)
         if error:
@@ -71,19 +76,24 @@ def check(data_root: Path, results: Path, cache_dir: Path, git: str) -> int:
             notes = verdict.notes
             print(f"{spec.name:<{width}}  fresh    {made}" + (f" ({'; '.join(notes)})" if notes else ""))
     if invalid:
-        print(f"{len(invalid)} invalid: fix the configuration named above ({', '.join(invalid)}), then check again")
+        print(
+            f"{len(invalid)} invalid: fix the configuration named above ({', '.join(invalid)}), then check again"
+        )
         return 2
     if not stale:
         print("all results are fresh")
         return 0
     for profile in sorted(set(stale.values())):
         names = ",".join(n for n, p in stale.items() if p == profile)
-        print(f"{len([p for p in stale.values() if p == profile])} to rerun: "
-              f"python build_results.py --profile {profile} --only {names}")
+        print(
+            f"{len([p for p in stale.values() if p == profile])} to rerun: "
+            f"python build_results.py --profile {profile} --only {names}"
+        )
     return 1
 
 
 # ----- verify -------------------------------------------------------------------------------------
+
 
 def lookup(metrics: dict, dotted: str):
     node = metrics
@@ -96,11 +106,18 @@ def lookup(metrics: dict, dotted: str):
 
 def setup_differences(committed: dict, rerun: dict) -> list[str]:
     """What differs between the two runs' setups (empty: the same machine, so tolerance 0)."""
+
     def facts(p: dict) -> dict:
         m = p.get("machine") or {}
-        return {"device_type": p.get("device_type"), "precision": p.get("precision"), "cpu": m.get("cpu"),
-                "cpu flags": m.get("cpu_flags_sha256"), "threads": p.get("threads"),
-                **{f"version of {k}": v for k, v in (p.get("versions") or {}).items()}}
+        return {
+            "device_type": p.get("device_type"),
+            "precision": p.get("precision"),
+            "cpu": m.get("cpu"),
+            "cpu flags": m.get("cpu_flags_sha256"),
+            "threads": p.get("threads"),
+            **{f"version of {k}": v for k, v in (p.get("versions") or {}).items()},
+        }
+
     a, b = facts(committed), facts(rerun)
     return [f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
@@ -110,18 +127,28 @@ def compare_metrics(spec: ExperimentSpec, committed: dict, rerun: dict, toleranc
     for path in spec.headline:
         a, b = lookup(committed, path), lookup(rerun, path)
         difference = abs(a - b) if a is not None and b is not None else None
-        rows.append({"metric": path, "committed": a, "rerun": b, "difference": difference,
-                     "tolerance": tolerance, "ok": difference is not None and difference <= tolerance})
+        rows.append(
+            {
+                "metric": path,
+                "committed": a,
+                "rerun": b,
+                "difference": difference,
+                "tolerance": tolerance,
+                "ok": difference is not None and difference <= tolerance,
+            }
+        )
     return rows
 
 
 def print_table(rows: list[dict]) -> None:
-    show = lambda v: "missing" if v is None else f"{v:.6g}"   # noqa: E731
+    show = lambda v: "missing" if v is None else f"{v:.6g}"  # noqa: E731
     width = max([len("metric")] + [len(r["metric"]) for r in rows])
     print(f"{'metric':<{width}}  {'committed':>12}  {'rerun':>12}  {'|difference|':>12}  {'tolerance':>9}")
     for r in rows:
-        print(f"{r['metric']:<{width}}  {show(r['committed']):>12}  {show(r['rerun']):>12}  "
-              f"{show(r['difference']):>12}  {r['tolerance']:>9g}  {'ok' if r['ok'] else 'FAIL'}")
+        print(
+            f"{r['metric']:<{width}}  {show(r['committed']):>12}  {show(r['rerun']):>12}  "
+            f"{show(r['difference']):>12}  {r['tolerance']:>9g}  {'ok' if r['ok'] else 'FAIL'}"
+        )
 
 
 def _write_atomic(path: Path, obj: dict) -> None:
@@ -145,8 +172,9 @@ def rerun(spec: ExperimentSpec, profile: str, options, git: str) -> tuple[dict, 
         if outcomes[0].status != "ran":
             raise ReportError(f"--verify {spec.name}: the rerun {outcomes[0].status}: {outcomes[0].message}")
         folder = Path(tmp) / spec.name
-        return tuple(json.loads((folder / f).read_text(encoding="utf-8"))
-                     for f in ("metrics.json", "provenance.json"))
+        return tuple(
+            json.loads((folder / f).read_text(encoding="utf-8")) for f in ("metrics.json", "provenance.json")
+        )
 
 
 def writable(folder: Path, option: str) -> None:
@@ -156,8 +184,10 @@ def writable(folder: Path, option: str) -> None:
         os.close(handle)
         os.unlink(probe)
     except OSError as error:
-        raise ReportError(f"{option}: cannot write into {folder} ({error.strerror or error}); "
-                          "--verify records its result there as verify.json") from None
+        raise ReportError(
+            f"{option}: cannot write into {folder} ({error.strerror or error}); "
+            "--verify records its result there as verify.json"
+        ) from None
 
 
 def verify_one(spec: ExperimentSpec, options, git: str, committed: dict, problem: str) -> bool:
@@ -165,36 +195,56 @@ def verify_one(spec: ExperimentSpec, options, git: str, committed: dict, problem
     profile = committed.get("profile", "cpu")
     verdict = compare(Current.of(spec, profile, options.data_root, options.cache_dir), committed, problem)
     if verdict.stale:
-        print(f"note: {spec.name}: the stored results are stale ({'; '.join(verdict.stale)}); "
-              "the rerun uses this checkout", file=sys.stderr)
+        print(
+            f"note: {spec.name}: the stored results are stale ({'; '.join(verdict.stale)}); "
+            "the rerun uses this checkout",
+            file=sys.stderr,
+        )
     metrics, provenance = rerun(spec, profile, options, git)
     differences = setup_differences(committed, provenance)
-    if committed.get("device_type") == "cuda" and not differences:   # see execute.CUDA_DETERMINISM
+    if committed.get("device_type") == "cuda" and not differences:  # see execute.CUDA_DETERMINISM
         differences = ["CUDA: some kernels (bilinear interpolation's backward) are nondeterministic"]
     tolerance = spec.tolerance_across if differences else 0.0
-    rows = compare_metrics(spec, json.loads((folder / "metrics.json").read_text(encoding="utf-8")),
-                           metrics, tolerance)
+    rows = compare_metrics(
+        spec, json.loads((folder / "metrics.json").read_text(encoding="utf-8")), metrics, tolerance
+    )
     passed = all(r["ok"] for r in rows)
-    print(f"\n--verify {spec.name} ({profile} profile; committed {committed.get('git_commit')}, rerun {git}; "
-          + ("same setup: tolerance 0)" if not differences else f"other setup ({'; '.join(differences)}): "
-             f"tolerance {tolerance:g})"))
+    print(
+        f"\n--verify {spec.name} ({profile} profile; committed {committed.get('git_commit')}, rerun {git}; "
+        + (
+            "same setup: tolerance 0)"
+            if not differences
+            else f"other setup ({'; '.join(differences)}): tolerance {tolerance:g})"
+        )
+    )
     print_table(rows)
     known = [r["difference"] for r in rows if r["difference"] is not None]
-    _write_atomic(folder / "verify.json", {
-        "experiment": spec.name, "passed": passed,
-        "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "profile": profile, "committed_git_commit": committed.get("git_commit"), "git_commit": git,
-        "device_name": provenance.get("device_name"), "machine": provenance.get("machine"),
-        "device_type": provenance.get("device_type"), "precision": provenance.get("precision"),
-        "threads": provenance.get("threads"), "setup_differences": differences, "tolerance": tolerance,
-        "max_difference": max(known) if known else None, "metrics": rows,
-    })
+    _write_atomic(
+        folder / "verify.json",
+        {
+            "experiment": spec.name,
+            "passed": passed,
+            "date": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+            "profile": profile,
+            "committed_git_commit": committed.get("git_commit"),
+            "git_commit": git,
+            "device_name": provenance.get("device_name"),
+            "machine": provenance.get("machine"),
+            "device_type": provenance.get("device_type"),
+            "precision": provenance.get("precision"),
+            "threads": provenance.get("threads"),
+            "setup_differences": differences,
+            "tolerance": tolerance,
+            "max_difference": max(known) if known else None,
+            "metrics": rows,
+        },
+    )
     return passed
 
 
 def verify(names: list[str], options, git: str) -> int:
     stored = {}
-    for name in names:                       # every name and folder checked before any rerun
+    for name in names:  # every name and folder checked before any rerun
         if not EXPERIMENTS[name].headline:
             raise ReportError(f"--verify {name}: the registry declares no headline metrics for it")
         stored[name] = read_stored(options.results / name)
@@ -205,6 +255,12 @@ def verify(names: list[str], options, git: str) -> int:
     for name in names:
         if not verify_one(EXPERIMENTS[name], options, git, *stored[name]):
             failed.append(name)
-    print("\n" + (f"--verify: outside the tolerance: {', '.join(failed)}" if failed
-                  else "--verify: every headline metric within its tolerance"))
+    print(
+        "\n"
+        + (
+            f"--verify: outside the tolerance: {', '.join(failed)}"
+            if failed
+            else "--verify: every headline metric within its tolerance"
+        )
+    )
     return 1 if failed else 0

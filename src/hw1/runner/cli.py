@@ -1,4 +1,5 @@
 """build_results.py's command line: options checked before any work, the summary, what next."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ PROFILES = ("smoke", "cpu", "gpu")
 # The one default for the data (the Makefile and CI do not set another): next to the checkout.
 DEFAULT_DATA_ROOT = Path("../shared/data")
 DEFAULT_RESULTS = PROJECT_ROOT / "results"
-SERVE_HOST = "http://127.0.0.1:8000"    # mkdocs serve's default dev_addr
+SERVE_HOST = "http://127.0.0.1:8000"  # mkdocs serve's default dev_addr
 # A Hugging Face hub id (NAME or ORG/NAME); anything else given to --pretrained must be a folder.
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 EXIT_CODES = """exit status:
@@ -32,9 +33,11 @@ EXIT_CODES = """exit status:
        data; --check: a configuration is invalid
   130  interrupted (Ctrl-C, SIGTERM): the previous results are kept"""
 # --pretrained NAME -> (experiment, the dotted key of its checkpoint in configs/<experiment>.yaml)
-PRETRAINED = {"classification.beit": ("classification", "beit.pretrained"),
-              "segmentation.segformer": ("segmentation", "models.segformer.pretrained"),
-              "segmentation.beit": ("segmentation", "models.beit.pretrained")}
+PRETRAINED = {
+    "classification.beit": ("classification", "beit.pretrained"),
+    "segmentation.segformer": ("segmentation", "models.segformer.pretrained"),
+    "segmentation.beit": ("segmentation", "models.beit.pretrained"),
+}
 
 
 def _raise_interrupt(signum, frame):
@@ -45,49 +48,100 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="build_results.py",
         description="Run the report's experiments into results/ (only what changed, unless --force).",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--profile", choices=PROFILES,
-                   help="smoke: seconds, synthetic inputs (tests; results go to .cache/results-smoke/); "
-                        "cpu: the committed run on 2 cores; gpu: the full run on one GPU "
-                        "(default: gpu when CUDA is available, else cpu)")
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="smoke: seconds, synthetic inputs (tests; results go to .cache/results-smoke/); "
+        "cpu: the committed run on 2 cores; gpu: the full run on one GPU "
+        "(default: gpu when CUDA is available, else cpu)",
+    )
     p.add_argument("--only", default="", help="comma-separated experiments: " + ",".join(EXPERIMENTS))
-    p.add_argument("--force", action="store_true",
-                   help="rerun even when the stored results match (and let smoke results replace others)")
-    p.add_argument("--data-root", type=Path, default=None,
-                   help=f"folder with the datasets (default: $HW1_DATA_ROOT, else {DEFAULT_DATA_ROOT}, "
-                        "relative to the project; one given must exist); without data, unchanged committed "
-                        "results are kept")
-    p.add_argument("--accept-data-sha256", action="append", default=[], metavar="SHA256",
-                   help="read an archive with a known name (cifar10-jpeg.tar.gz, camvid-segnet.tar.gz) although "
-                        "its sha256 is SHA256, not the published one (refused otherwise; repeatable): its results "
-                        "then differ from the committed ones")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rerun even when the stored results match (and let smoke results replace others)",
+    )
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help=f"folder with the datasets (default: $HW1_DATA_ROOT, else {DEFAULT_DATA_ROOT}, "
+        "relative to the project; one given must exist); without data, unchanged committed "
+        "results are kept",
+    )
+    p.add_argument(
+        "--accept-data-sha256",
+        action="append",
+        default=[],
+        metavar="SHA256",
+        help="read an archive with a known name (cifar10-jpeg.tar.gz, camvid-segnet.tar.gz) although "
+        "its sha256 is SHA256, not the published one (refused otherwise; repeatable): its results "
+        "then differ from the committed ones",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
-    p.add_argument("--results", type=Path, default=None,
-                   help="results folder (default: results/; .cache/results-smoke/ for --profile smoke, "
-                        ".cache/results-overrides/ with --max-steps, --set or --pretrained, so that they "
-                        "never replace the committed results)")
-    p.add_argument("--pretrained", action="append", default=[], metavar="NAME=ID_OR_PATH",
-                   help="the checkpoint of model NAME (" + ", ".join(PRETRAINED) + "): a Hugging Face hub id, "
-                        "a folder saved with save_pretrained, or none to train it from scratch with the "
-                        "profile's from-scratch recipe (repeatable; overrides configs/<experiment>.yaml)")
-    p.add_argument("--set", action="append", default=[], metavar="EXPERIMENT.KEY=VALUE", dest="settings",
-                   help="override one configuration value of the profile, e.g. --set bert.batch_size=32 "
-                        "(VALUE is YAML; dotted keys reach into mappings; repeatable; joins the cache key)")
-    p.add_argument("--max-steps", type=int, default=None, metavar="N",
-                   help=f"cap every run at N optimizer steps (${MAX_STEPS_ENV} does the same): only step "
-                        "counts shrink (warm-up, phases and evaluations scaled with them), the code path is the same")
-    p.add_argument("--verbose", action="store_true", help="keep the libraries' load reports and progress bars")
-    p.add_argument("--no-next", action="store_true",
-                   help="leave out the closing lines on what to do next (make report prints them at its end)")
-    p.add_argument("--next", action="store_true",
-                   help="only print what to do next with the results, the site and the PDFs, and exit")
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="results folder (default: results/; .cache/results-smoke/ for --profile smoke, "
+        ".cache/results-overrides/ with --max-steps, --set or --pretrained, so that they "
+        "never replace the committed results)",
+    )
+    p.add_argument(
+        "--pretrained",
+        action="append",
+        default=[],
+        metavar="NAME=ID_OR_PATH",
+        help="the checkpoint of model NAME (" + ", ".join(PRETRAINED) + "): a Hugging Face hub id, "
+        "a folder saved with save_pretrained, or none to train it from scratch with the "
+        "profile's from-scratch recipe (repeatable; overrides configs/<experiment>.yaml)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="EXPERIMENT.KEY=VALUE",
+        dest="settings",
+        help="override one configuration value of the profile, e.g. --set bert.batch_size=32 "
+        "(VALUE is YAML; dotted keys reach into mappings; repeatable; joins the cache key)",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"cap every run at N optimizer steps (${MAX_STEPS_ENV} does the same): only step "
+        "counts shrink (warm-up, phases and evaluations scaled with them), the code path is the same",
+    )
+    p.add_argument(
+        "--verbose", action="store_true", help="keep the libraries' load reports and progress bars"
+    )
+    p.add_argument(
+        "--no-next",
+        action="store_true",
+        help="leave out the closing lines on what to do next (make report prints them at its end)",
+    )
+    p.add_argument(
+        "--next",
+        action="store_true",
+        help="only print what to do next with the results, the site and the PDFs, and exit",
+    )
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
-    p.add_argument("--check", action="store_true",
-                   help="only check that the stored results are fresh (no torch unless a configuration changed; "
-                        "exit 1 naming the stale ones, 2 naming an invalid configuration)")
-    p.add_argument("--verify", metavar="NAME[,NAME]",
-                   help="rerun these experiments into a temporary folder and compare their headline metrics "
-                        "with the stored ones (writes results/<name>/verify.json)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="only check that the stored results are fresh (no torch unless a configuration changed; "
+        "exit 1 naming the stale ones, 2 naming an invalid configuration)",
+    )
+    p.add_argument(
+        "--verify",
+        metavar="NAME[,NAME]",
+        help="rerun these experiments into a temporary folder and compare their headline metrics "
+        "with the stored ones (writes results/<name>/verify.json)",
+    )
     return p
 
 
@@ -95,7 +149,9 @@ def names_option(option: str, text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
-        raise ConfigError(f"{option}: unknown experiment {', '.join(unknown)} (known: {', '.join(EXPERIMENTS)})")
+        raise ConfigError(
+            f"{option}: unknown experiment {', '.join(unknown)} (known: {', '.join(EXPERIMENTS)})"
+        )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ConfigError(f"{option}: {', '.join(twice)} given more than once")
@@ -139,8 +195,9 @@ def overrides_of(args) -> dict[str, list[tuple[str, object]]]:
     for text in args.pretrained:
         name, eq, value = text.partition("=")
         if not eq or not value.strip():
-            raise ConfigError(f"--pretrained {text}: expected NAME=ID_OR_PATH or NAME=none "
-                              f"(NAME: {', '.join(PRETRAINED)})")
+            raise ConfigError(
+                f"--pretrained {text}: expected NAME=ID_OR_PATH or NAME=none (NAME: {', '.join(PRETRAINED)})"
+            )
         experiment, key = PRETRAINED[pretrained_name(name.strip())]
         out.setdefault(experiment, []).append((key, checkpoint_of(f"--pretrained {text}", value.strip())))
     return out
@@ -153,7 +210,9 @@ def checkpoint_of(option: str, value: str) -> str | None:
         return None
     if folder.is_dir():
         if not (folder / "config.json").is_file():
-            raise ConfigError(f"{option}: {folder} has no config.json (expected a folder saved with save_pretrained)")
+            raise ConfigError(
+                f"{option}: {folder} has no config.json (expected a folder saved with save_pretrained)"
+            )
         return str(folder.resolve())
     if not HUB_ID.fullmatch(value):
         raise ConfigError(f"{option}: no such folder {folder}, and not a Hugging Face hub id (ORG/NAME)")
@@ -166,31 +225,45 @@ def make_options(args) -> Options:
     device = resolve_device(args.device)
     profile = args.profile or ("gpu" if device.startswith("cuda") else "cpu")
     if profile == "gpu" and not device.startswith("cuda") and args.device != "cpu":
-        raise ConfigError("--profile gpu: CUDA is not available on this machine, and the gpu configuration "
-                          "would take many hours on the CPU; use --profile cpu, or add --device cpu to run "
-                          "the gpu configuration on the CPU anyway")
+        raise ConfigError(
+            "--profile gpu: CUDA is not available on this machine, and the gpu configuration "
+            "would take many hours on the CPU; use --profile cpu, or add --device cpu to run "
+            "the gpu configuration on the CPU anyway"
+        )
     if args.max_steps is not None and args.max_steps < 1:
         raise ConfigError(f"--max-steps {args.max_steps}: expected a positive integer")
     max_steps = args.max_steps if args.max_steps is not None else max_steps_from_env()
     overrides = overrides_of(args)
     data_root, results, cache_dir = folders_of(args, profile, overridden=bool(overrides or max_steps))
-    return Options(profile=profile, only=only, force=args.force, data_root=data_root, device=device,
-                   results=results, cache_dir=cache_dir, verbose=args.verbose, overrides=overrides,
-                   max_steps=max_steps)
+    return Options(
+        profile=profile,
+        only=only,
+        force=args.force,
+        data_root=data_root,
+        device=device,
+        results=results,
+        cache_dir=cache_dir,
+        verbose=args.verbose,
+        overrides=overrides,
+        max_steps=max_steps,
+    )
 
 
 def folders_of(args, profile: str | None, overridden: bool = False) -> tuple[Path, Path, Path]:
     """(data root, results, cache): the options, else the environment, else the defaults. Results made
     with a smoke profile or with overrides go to the cache unless --results says otherwise."""
     cache_dir = Path(os.environ.get("HW1_CACHE_DIR") or PROJECT_ROOT / ".cache")
-    default = ("results-smoke" if profile == "smoke" else "results-overrides" if overridden else None)
+    default = "results-smoke" if profile == "smoke" else "results-overrides" if overridden else None
     results = args.results or (cache_dir / default if default else DEFAULT_RESULTS)
     return data_root_of(args), folder_option("--results", results), cache_dir
 
 
 def data_root_of(args) -> Path:
     """--data-root, else $HW1_DATA_ROOT (either must be a folder), else the default (a note when absent)."""
-    for option, given in (("--data-root", args.data_root), ("$HW1_DATA_ROOT", os.environ.get("HW1_DATA_ROOT"))):
+    for option, given in (
+        ("--data-root", args.data_root),
+        ("$HW1_DATA_ROOT", os.environ.get("HW1_DATA_ROOT")),
+    ):
         if given:
             folder = folder_option(option, Path(given))
             if not folder.is_dir():
@@ -198,8 +271,11 @@ def data_root_of(args) -> Path:
             return folder
     folder = (PROJECT_ROOT / DEFAULT_DATA_ROOT).resolve()
     if not folder.is_dir():
-        print(f"note: no data folder at {folder} (the default; --data-root gives another): experiments that "
-              "need data cannot be rerun here", file=sys.stderr)
+        print(
+            f"note: no data folder at {folder} (the default; --data-root gives another): experiments that "
+            "need data cannot be rerun here",
+            file=sys.stderr,
+        )
     return folder
 
 
@@ -226,11 +302,15 @@ def failed_lines(results: Path, outcomes: list[Outcome]) -> list[str]:
     none = [n for n in failed if n not in kept]
     lines = []
     if kept:
-        lines.append(f"Failed (errors above): {', '.join(kept)}; the previous results in {results} are kept, "
-                     "and the site still shows them.")
+        lines.append(
+            f"Failed (errors above): {', '.join(kept)}; the previous results in {results} are kept, "
+            "and the site still shows them."
+        )
     if none:
-        lines.append(f"Failed (errors above): {', '.join(none)}; with no results in {results}, the site marks "
-                     "their sections as not computed.")
+        lines.append(
+            f"Failed (errors above): {', '.join(none)}; with no results in {results}, the site marks "
+            "their sections as not computed."
+        )
     return lines
 
 
@@ -251,14 +331,19 @@ def what_next(options: Options, outcomes: list[Outcome]) -> list[str]:
     lines = failed_lines(options.results, outcomes)
     if options.results.resolve() == DEFAULT_RESULTS.resolve():
         return lines + next_steps()
-    return lines + [f"These results are in {options.results}; the site reads results/. To look at them:",
-                    f"      HW1_RESULTS={options.results} .venv/bin/mkdocs serve   (then {site_address()})"]
+    return lines + [
+        f"These results are in {options.results}; the site reads results/. To look at them:",
+        f"      HW1_RESULTS={options.results} .venv/bin/mkdocs serve   (then {site_address()})",
+    ]
 
 
 def build(options: Options, git: str, no_next: bool = False) -> int:
     selected = [EXPERIMENTS[n] for n in options.only] if options.only else list(EXPERIMENTS.values())
-    print(f"profile {options.profile}, device {options.device}, data root {options.data_root}, "
-          f"results {options.results}", file=sys.stderr)
+    print(
+        f"profile {options.profile}, device {options.device}, data root {options.data_root}, "
+        f"results {options.results}",
+        file=sys.stderr,
+    )
     folders.tidy(options.results)
     plans = [plan_one(spec, options, options.device) for spec in selected]
     for plan in plans:
@@ -268,11 +353,16 @@ def build(options: Options, git: str, no_next: bool = False) -> int:
         if plan.must_run(options.force) and other not in (None, options.profile):
             folder = options.results / plan.spec.name
             if options.profile == "smoke" and not options.force:
-                raise ConfigError(f"--profile smoke would replace the {other} results in {folder}: "
-                                  "leave out --results (smoke results go to .cache/results-smoke/), "
-                                  "or add --force to replace them")
-            print(f"note: {plan.spec.name}: the {other} results in {folder} will be replaced by "
-                  f"{options.profile} ones", file=sys.stderr)
+                raise ConfigError(
+                    f"--profile smoke would replace the {other} results in {folder}: "
+                    "leave out --results (smoke results go to .cache/results-smoke/), "
+                    "or add --force to replace them"
+                )
+            print(
+                f"note: {plan.spec.name}: the {other} results in {folder} will be replaced by "
+                f"{options.profile} ones",
+                file=sys.stderr,
+            )
     outcomes, interrupted = run_plans(plans, options, git)
     print_summary(outcomes)
     for line in failed_lines(options.results, outcomes) if no_next else what_next(options, outcomes):

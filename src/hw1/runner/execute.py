@@ -5,6 +5,7 @@ verdict against the stored results (see freshness). run_plans(): imports the mod
 experiments that will run, checks all their configurations before running any, then runs each
 one into a temporary folder and swaps it in.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,7 +37,7 @@ class Options:
     only: list[str]
     force: bool
     data_root: Path
-    device: str | None          # as given with --device (None: cuda when available, else cpu)
+    device: str | None  # as given with --device (None: cuda when available, else cpu)
     results: Path
     cache_dir: Path
     verbose: bool = False
@@ -53,10 +54,10 @@ class Options:
 @dataclass
 class Outcome:
     name: str
-    status: str          # ran | cached | failed | interrupted
+    status: str  # ran | cached | failed | interrupted
     seconds: float
     message: str = ""
-    bad_input: bool = False   # failed on a ConfigError or DataError (exit 2), not on a bug (exit 1)
+    bad_input: bool = False  # failed on a ConfigError or DataError (exit 2), not on a bug (exit 1)
 
 
 @dataclass
@@ -66,8 +67,8 @@ class Plan:
     current: Current | None = None
     verdict: Verdict | None = None
     precision: str = ""
-    error: str = ""                      # a one-line ConfigError/DataError met while planning
-    bug: bool = False                    # the error is an exception of the code (traceback printed)
+    error: str = ""  # a one-line ConfigError/DataError met while planning
+    bug: bool = False  # the error is an exception of the code (traceback printed)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -82,6 +83,7 @@ class Plan:
 
 
 # ----- device -------------------------------------------------------------------------------------
+
 
 def cuda_available() -> bool:
     """Asks torch only when an NVIDIA driver is there at all (importing torch costs a second)."""
@@ -100,12 +102,16 @@ def resolve_device(requested: str | None) -> str:
         return "cuda" if cuda_available() else "cpu"
     if requested.startswith("cuda"):
         if not cuda_available():
-            raise ConfigError(f"--device {requested}: CUDA is not available on this machine (use --device cpu)")
+            raise ConfigError(
+                f"--device {requested}: CUDA is not available on this machine (use --device cpu)"
+            )
         import torch
 
         index = int(requested.partition(":")[2] or 0)
         if index >= torch.cuda.device_count():
-            raise ConfigError(f"--device {requested}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+            raise ConfigError(
+                f"--device {requested}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
     return requested
 
 
@@ -115,14 +121,20 @@ def device_type(device: str) -> str:
 
 # ----- planning -----------------------------------------------------------------------------------
 
+
 def plan_one(spec: ExperimentSpec, options: Options, device: str, profile: str | None = None) -> Plan:
     plan = Plan(spec, device)
     try:
-        plan.current = Current.of(spec, profile or options.profile, options.data_root, options.cache_dir,
-                                  tuple(options.overrides.get(spec.name, ())), options.max_steps)
+        plan.current = Current.of(
+            spec,
+            profile or options.profile,
+            options.data_root,
+            options.cache_dir,
+            tuple(options.overrides.get(spec.name, ())),
+            options.max_steps,
+        )
         setting = plan.current.values.get("precision", "auto")
-        plan.precision = choose_precision(setting, device,
-                                          option=f"{plan.current.source.file}: precision")
+        plan.precision = choose_precision(setting, device, option=f"{plan.current.source.file}: precision")
         stored, problem = read_stored(options.results / spec.name)
         plan.verdict = compare(plan.current, stored, problem, device_type(device), plan.precision)
         plan.warnings = sources.warnings_for(plan.current.inputs or {})
@@ -134,6 +146,7 @@ def plan_one(spec: ExperimentSpec, options: Options, device: str, profile: str |
 
 
 # ----- running ------------------------------------------------------------------------------------
+
 
 def quiet_libraries(verbose: bool) -> None:
     """transformers' load reports and progress bars (and the Hub's) only with --verbose."""
@@ -177,33 +190,44 @@ def _device_name(device: str, threads: int) -> str:
     return f"CPU: {machine()['cpu']} ({threads} threads)"
 
 
-def _provenance(plan: Plan, key: dict, git: str, threads: int, started: tuple[str, float], outputs: dict,
-                overrides: dict) -> dict:
+def _provenance(
+    plan: Plan, key: dict, git: str, threads: int, started: tuple[str, float], outputs: dict, overrides: dict
+) -> dict:
     import platform
 
     current = plan.current
     return {
-        "experiment": plan.spec.name, "title": plan.spec.title, "profile": current.profile,
-        "device": plan.device, "device_type": key["device_type"], "precision": plan.precision,
-        "device_name": _device_name(plan.device, threads), "threads": threads,
+        "experiment": plan.spec.name,
+        "title": plan.spec.title,
+        "profile": current.profile,
+        "device": plan.device,
+        "device_type": key["device_type"],
+        "precision": plan.precision,
+        "device_name": _device_name(plan.device, threads),
+        "threads": threads,
         "machine": {**machine(), "threads": threads},
         "versions": {"python": platform.python_version(), **versions()},
         "git_commit": git,
-        "code_files": list(current.code), "code_hashes": current.code,
-        "config": current.values, "inputs": current.inputs,
+        "code_files": list(current.code),
+        "code_hashes": current.code,
+        "config": current.values,
+        "inputs": current.inputs,
         "seed": current.values.get("seed", 0),
-        "started_at": started[0], "duration_s": round(time.monotonic() - started[1], 1),
+        "started_at": started[0],
+        "duration_s": round(time.monotonic() - started[1], 1),
         "key": key,
-        "overrides": overrides,   # {} when the profile's configuration ran as written
-        "outputs": outputs,       # every file the run wrote, with its sha256 (checked by --check)
+        "overrides": overrides,  # {} when the profile's configuration ran as written
+        "outputs": outputs,  # every file the run wrote, with its sha256 (checked by --check)
     }
 
 
 CPU_DETERMINISM = "deterministic: the CPU kernels used give the same bytes on a rerun (--verify: tolerance 0)"
-CUDA_DETERMINISM = ("deterministic algorithms on (torch.use_deterministic_algorithms, warn_only; cuBLAS workspace "
-                    ":4096:8; cudnn.benchmark off), but a few CUDA kernels have no deterministic version (the "
-                    "backward of bilinear interpolation): --verify on the same GPU uses the experiment's "
-                    "tolerance_across, not 0")
+CUDA_DETERMINISM = (
+    "deterministic algorithms on (torch.use_deterministic_algorithms, warn_only; cuBLAS workspace "
+    ":4096:8; cudnn.benchmark off), but a few CUDA kernels have no deterministic version (the "
+    "backward of bilinear interpolation): --verify on the same GPU uses the experiment's "
+    "tolerance_across, not 0"
+)
 
 
 def make_deterministic(device: str) -> str:
@@ -214,7 +238,7 @@ def make_deterministic(device: str) -> str:
 
     if not device.startswith("cuda"):
         return CPU_DETERMINISM
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")   # read when cuBLAS starts: before any matmul
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts: before any matmul
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
     return CUDA_DETERMINISM
@@ -242,23 +266,34 @@ def run_one(plan: Plan, module, config, options: Options, git: str, default_thre
     torch.set_num_threads(threads)
     determinism = make_deterministic(plan.device)
     key = plan.current.key(device_type(plan.device), plan.precision)
-    started = (dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(), time.monotonic())
+    started = (dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(), time.monotonic())
     tmp = folders.fresh_tmp(options.results, plan.spec.name)
-    ctx = Context(name=plan.spec.name, profile=plan.current.profile, out_dir=tmp, data_root=options.data_root,
-                  device=plan.device, seed=seed, cache_dir=options.cache_dir, precision=plan.precision)
+    ctx = Context(
+        name=plan.spec.name,
+        profile=plan.current.profile,
+        out_dir=tmp,
+        data_root=options.data_root,
+        device=plan.device,
+        seed=seed,
+        cache_dir=options.cache_dir,
+        precision=plan.precision,
+    )
     try:
         metrics = module.run(config, ctx)
         if not isinstance(metrics, dict):
             raise TypeError(f"{plan.spec.module}.run returned {type(metrics).__name__}, expected a dict")
         write_json(tmp / "metrics.json", metrics)
-        provenance = _provenance(plan, key, git, threads, started, output_hashes(tmp),
-                                 options.overrides_for(plan.spec.name))
+        provenance = _provenance(
+            plan, key, git, threads, started, output_hashes(tmp), options.overrides_for(plan.spec.name)
+        )
         estimate = estimated_seconds(metrics)
-        if estimate:   # how far the estimate printed before the work was from what it took
+        if estimate:  # how far the estimate printed before the work was from what it took
             provenance["estimate_s"] = round(estimate, 1)
-            print(f"[{plan.spec.name}] took {provenance['duration_s'] / 60:.1f} min; estimated "
-                  f"{estimate / 60:.1f} min beforehand ({estimate / max(provenance['duration_s'], 1e-9) - 1:+.0%})",
-                  file=sys.stderr)
+            print(
+                f"[{plan.spec.name}] took {provenance['duration_s'] / 60:.1f} min; estimated "
+                f"{estimate / 60:.1f} min beforehand ({estimate / max(provenance['duration_s'], 1e-9) - 1:+.0%})",
+                file=sys.stderr,
+            )
         write_json(tmp / "provenance.json", {**provenance, "determinism": determinism})
         folders.swap_in(tmp, options.results / plan.spec.name)
     finally:
@@ -296,14 +331,18 @@ def run_plans(plans: list[Plan], options: Options, git: str) -> tuple[list[Outco
                 run_one(plan, *loaded[name], options, git, default_threads)
                 outcomes.append(Outcome(name, "ran", time.monotonic() - start, why))
             except KeyboardInterrupt:
-                outcomes.append(Outcome(name, "interrupted", time.monotonic() - start, "previous results kept"))
+                outcomes.append(
+                    Outcome(name, "interrupted", time.monotonic() - start, "previous results kept")
+                )
                 interrupted = True
             except ReportError as error:
                 print(f"error: {name}: {error}", file=sys.stderr)
                 outcomes.append(Outcome(name, "failed", time.monotonic() - start, str(error), bad_input=True))
             except Exception as error:  # an experiment's bug must not stop the others
                 traceback.print_exc()
-                outcomes.append(Outcome(name, "failed", time.monotonic() - start, f"{type(error).__name__}: {error}"))
+                outcomes.append(
+                    Outcome(name, "failed", time.monotonic() - start, f"{type(error).__name__}: {error}")
+                )
     return outcomes, interrupted
 
 

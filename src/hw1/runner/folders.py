@@ -4,6 +4,7 @@ An experiment runs into results/.tmp-<name>-<pid>/ and is swapped in only on suc
 Ctrl-C or kill leaves the previous results byte-identical. A run with nothing to write takes no
 lock (a read-only checkout of committed results is fine).
 """
+
 from __future__ import annotations
 
 import os
@@ -25,14 +26,18 @@ def lock_results(results: Path):
         results.mkdir(parents=True, exist_ok=True)
         handle = open(results / ".lock", "w")
     except OSError as error:
-        raise ReportError(f"cannot write to the results folder {results} "
-                          f"({error.strerror or error}); choose another one with --results") from None
+        raise ReportError(
+            f"cannot write to the results folder {results} "
+            f"({error.strerror or error}); choose another one with --results"
+        ) from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.close()
-        raise ResultsBusy(f"another build_results.py is writing to {results} (lock {results / '.lock'}); "
-                          "wait for it to finish") from None
+        raise ResultsBusy(
+            f"another build_results.py is writing to {results} (lock {results / '.lock'}); "
+            "wait for it to finish"
+        ) from None
     return handle  # the lock lasts as long as the handle is open
 
 
@@ -41,7 +46,7 @@ def recover(results: Path) -> None:
     if not results.is_dir():
         return
     for leftover in results.glob(".old-*"):
-        name = leftover.name[len(".old-"):].rsplit("-", 1)[0]
+        name = leftover.name[len(".old-") :].rsplit("-", 1)[0]
         target = results / name
         if target.exists():
             shutil.rmtree(leftover, ignore_errors=True)

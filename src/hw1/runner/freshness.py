@@ -45,6 +45,7 @@ since then makes the results stale, named (results from before the list have no 
 
 This module imports no torch: `build_results.py --check` and a fully cached run take a second.
 """
+
 from __future__ import annotations
 
 import ast
@@ -66,10 +67,11 @@ from hw1.experiments import ExperimentSpec
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SRC_ROOT = PROJECT_ROOT / "src"
 VERSIONED = ("torch", "transformers", "tokenizers", "numpy")
-DATASETS = {"cifar10", "camvid"}   # not needed when the profile says `synthetic: true`
+DATASETS = {"cifar10", "camvid"}  # not needed when the profile says `synthetic: true`
 
 
 # ----- code ---------------------------------------------------------------------------------------
+
 
 def _module_file(module: str) -> Path | None:
     base = SRC_ROOT.joinpath(*module.split("."))
@@ -134,7 +136,9 @@ def declared_reads(path: Path) -> list[Path]:
     relative to the project): they shape its results as much as its code does."""
     tree = _tree(path)
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "READS" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "READS" for t in node.targets
+        ):
             return [PROJECT_ROOT / name for name in ast.literal_eval(node.value)]
     return []
 
@@ -151,7 +155,7 @@ def code_hashes(module: str) -> dict[str, str]:
     return {str(p.relative_to(PROJECT_ROOT)): file_hash(p) for p in files}
 
 
-PYTHON_SCHEME, YAML_SCHEME = "ast1:", "yaml1:"   # change the tag when the hashing below changes
+PYTHON_SCHEME, YAML_SCHEME = "ast1:", "yaml1:"  # change the tag when the hashing below changes
 
 
 DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
@@ -159,8 +163,12 @@ DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 def _without_docstring(body: list) -> list:
     """A module's, class's or function's body without its docstring (a leading string statement)."""
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         return body[1:]
     return body
 
@@ -183,7 +191,7 @@ def _dump(node) -> str:
         return f"{type(node).__name__}({', '.join(fields)})"
     if isinstance(node, list):
         return "[" + ", ".join(_dump(item) for item in node) + "]"
-    return repr(node)   # a constant: 0.1 and 0.10 are one value, 1 and 1.0 and True are three
+    return repr(node)  # a constant: 0.1 and 0.10 are one value, 1 and 1.0 and True are three
 
 
 def python_hash(source: str) -> str:
@@ -204,7 +212,7 @@ def _json_safe(value) -> bool:
 def yaml_hash(text: str) -> str | None:
     """`yaml1:` + sha256 of the parsed content of YAML text, or None when it cannot stand for the file
     (unparsable, or not JSON-safe): then the bytes are hashed."""
-    import yaml   # PyYAML, a requirement; imported here, as only a READS file needs it
+    import yaml  # PyYAML, a requirement; imported here, as only a READS file needs it
 
     try:
         content = yaml.safe_load(text)
@@ -240,6 +248,7 @@ def stable_hash(obj) -> str:
 
 # ----- environment --------------------------------------------------------------------------------
 
+
 def versions() -> dict[str, str | None]:
     found = {}
     for package in VERSIONED:
@@ -262,15 +271,23 @@ def machine() -> dict:
     except OSError:
         pass
     model = model or platform.processor() or platform.machine()
-    return {"cpu": model, "cpu_flags_sha256": hashlib.sha256(flags.encode()).hexdigest()[:16],
-            "cpus": os.cpu_count()}
+    return {
+        "cpu": model,
+        "cpu_flags_sha256": hashlib.sha256(flags.encode()).hexdigest()[:16],
+        "cpus": os.cpu_count(),
+    }
 
 
 def git_describe() -> str:
     """`git describe --always --dirty --abbrev=12` of the checkout (taken once, before any run)."""
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=PROJECT_ROOT,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -278,14 +295,15 @@ def git_describe() -> str:
 
 # ----- what this checkout would make --------------------------------------------------------------
 
+
 @dataclass
 class Current:
     spec: ExperimentSpec
     profile: str
     source: hw1_config.Source
-    code: dict[str, str]                    # code_hashes
-    inputs: dict | None                     # fingerprints; None when not present here
-    inputs_missing: str = ""                # why not (a DataError message)
+    code: dict[str, str]  # code_hashes
+    inputs: dict | None  # fingerprints; None when not present here
+    inputs_missing: str = ""  # why not (a DataError message)
     versions: dict = field(default_factory=versions)
 
     @property
@@ -293,8 +311,15 @@ class Current:
         return self.source.values
 
     @classmethod
-    def of(cls, spec: ExperimentSpec, profile: str, data_root: Path, cache_dir: Path,
-           overrides: tuple = (), max_steps: int | None = None) -> "Current":
+    def of(
+        cls,
+        spec: ExperimentSpec,
+        profile: str,
+        data_root: Path,
+        cache_dir: Path,
+        overrides: tuple = (),
+        max_steps: int | None = None,
+    ) -> Current:
         source = hw1_config.read(spec.name, profile, overrides=overrides, max_steps=max_steps)
         wanted = tuple(i for i in spec.inputs if not (source.values.get("synthetic") and i in DATASETS))
         try:
@@ -306,19 +331,27 @@ class Current:
     def key(self, device_type: str, precision: str) -> dict:
         if self.inputs is None:
             raise sources.InputMissing(self.inputs_missing)
-        return {"code": stable_hash(self.code), "config": stable_hash(self.values),
-                "inputs": stable_hash(sources.key_part(self.inputs)), "profile": self.profile,
-                "versions": self.versions, "device_type": device_type, "precision": precision}
+        return {
+            "code": stable_hash(self.code),
+            "config": stable_hash(self.values),
+            "inputs": stable_hash(sources.key_part(self.inputs)),
+            "profile": self.profile,
+            "versions": self.versions,
+            "device_type": device_type,
+            "precision": precision,
+        }
 
 
 # ----- stored results -----------------------------------------------------------------------------
 
-NOT_OUTPUTS = ("provenance.json", "verify.json")   # written after the run (verify.json by --verify)
+NOT_OUTPUTS = ("provenance.json", "verify.json")  # written after the run (verify.json by --verify)
 
 
 def output_hashes(folder: Path) -> dict[str, str]:
     """{path relative to the folder: sha256} of every file a run wrote into it (provenance's `outputs`)."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder).as_posix() not in NOT_OUTPUTS)
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder).as_posix() not in NOT_OUTPUTS
+    )
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
@@ -333,8 +366,11 @@ def outputs_problem(folder: Path, outputs: dict) -> str:
             wrong.append(f"{path} changed")
     if not wrong:
         return ""
-    return "outputs differ from provenance.json: " + ", ".join(wrong[:3]) + (
-        f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
+    return (
+        "outputs differ from provenance.json: "
+        + ", ".join(wrong[:3])
+        + (f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
+    )
 
 
 def read_stored(folder: Path) -> tuple[dict | None, str]:
@@ -380,8 +416,8 @@ def _release(version: str | None) -> str | None:
 
 @dataclass
 class Verdict:
-    stale: list[str]           # reasons to rerun; empty when the stored results still hold
-    notes: list[str]           # kept, but worth saying (inputs absent, other device or precision)
+    stale: list[str]  # reasons to rerun; empty when the stored results still hold
+    notes: list[str]  # kept, but worth saying (inputs absent, other device or precision)
     provenance: dict | None
 
     @property
@@ -414,13 +450,21 @@ def _versions_reason(current: Current, key: dict) -> str:
     old = key.get("versions")
     if not isinstance(old, dict):
         return "versions not recorded (results from before versions joined the cache key)"
-    changed = [f"{p} {old.get(p)} -> {v}" for p, v in current.versions.items()
-               if v is not None and _release(old.get(p)) != _release(v)]
+    changed = [
+        f"{p} {old.get(p)} -> {v}"
+        for p, v in current.versions.items()
+        if v is not None and _release(old.get(p)) != _release(v)
+    ]
     return "versions changed: " + ", ".join(changed) if changed else ""
 
 
-def compare(current: Current, stored: dict | None, problem: str = "",
-            device_type: str | None = None, precision: str | None = None) -> Verdict:
+def compare(
+    current: Current,
+    stored: dict | None,
+    problem: str = "",
+    device_type: str | None = None,
+    precision: str | None = None,
+) -> Verdict:
     """Why the stored results (provenance) must be rerun, if at all, and what is worth saying
     (`problem`: what read_stored found wrong with them)."""
     if stored is None:
@@ -446,6 +490,9 @@ def compare(current: Current, stored: dict | None, problem: str = "",
         stale.append(reason)
     made = (key.get("device_type"), key.get("precision"))
     if device_type and precision and None not in made and made != (device_type, precision):
-        notes.append(f"made with {made[1]} on {made[0]}; this machine would use {precision}"
-                     + (f" on {device_type}" if made[0] != device_type else "") + ": --force reruns here")
+        notes.append(
+            f"made with {made[1]} on {made[0]}; this machine would use {precision}"
+            + (f" on {device_type}" if made[0] != device_type else "")
+            + ": --force reruns here"
+        )
     return Verdict(stale, notes, stored)

@@ -20,6 +20,7 @@ it on the HTML of a Persian page, after Markdown:
 Nothing inside <pre>, <code>, <script>, <style>, <svg>, <math>, a formula (class "arithmatex") or an
 element already marked `dir="ltr"` is touched.
 """
+
 from __future__ import annotations
 
 import html
@@ -28,13 +29,13 @@ import re
 PERSIAN = re.compile(r"[\u0600-\u06FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F\u0370-\u03FF]")
 
-_L = r"A-Za-z\u00C0-\u024F\u0370-\u03FF"          # Latin (with accents) and Greek letters
-_SUP = "\u00B2\u00B3\u00B9\u2070-\u209C"                # superscripts and subscripts: O(N²), x₀
+_L = r"A-Za-z\u00C0-\u024F\u0370-\u03FF"  # Latin (with accents) and Greek letters
+_SUP = "\u00b2\u00b3\u00b9\u2070-\u209c"  # superscripts and subscripts: O(N²), x₀
 _WORD = rf"[{_L}0-9_][{_L}0-9_'’\-{_SUP}]*(?:[.:/@][{_L}0-9_\-{_SUP}]+)*[\u064B-\u065F\u0670]*"
 _OPEN, _CLOSE = r"\[\(\{\"“<√−", r"\]\)\}\"”>%"
 _TOKEN = rf"[{_OPEN}\-]*{_WORD}[{_CLOSE}]*/?"
 _SEP = r"(?:[ \u00A0]*[,;:+*=×·√^|&~/\u2212\-–—.!?()\[\]]+[ \u00A0]*|[ \u00A0]+)"
-DIGIT_LIST = re.compile(r"[0-9][ \u00A0]*[,/:×][ \u00A0]*[0-9]")   # [0, 1], 3/4, 16:9: neutrals between digits
+DIGIT_LIST = re.compile(r"[0-9][ \u00A0]*[,/:×][ \u00A0]*[0-9]")  # [0, 1], 3/4, 16:9: neutrals between digits
 LATIN_RUN = re.compile(rf"{_TOKEN}(?:{_SEP}{_TOKEN})*")
 
 SKIP = {"pre", "code", "script", "style", "svg", "math", "kbd", "samp", "textarea", "bdi", "title"}
@@ -43,7 +44,7 @@ _TAG = re.compile(r"(<!--.*?-->|<[^>]+>)", re.S)
 _NAME = re.compile(r"</?\s*([a-zA-Z][\w:-]*)")
 PAIRS = {"(": ")", "[": "]", "{": "}", "“": "”", "<": ">"}
 CLOSERS = {closer: opener for opener, closer in PAIRS.items()}
-_STRIP = " \u00A0.,;:!?،؛"
+_STRIP = " \u00a0.,;:!?،؛"
 # A name that must not break across lines at its hyphen ("all-MiniLM-L6-v2", "no-op"): a stretch
 # without spaces that holds a hyphen between two letters or digits.
 _HYPHENATED = re.compile(r"[^\s]*-\w[^\s]*")
@@ -76,9 +77,9 @@ def balanced_pieces(run: str) -> list[tuple[int, int]]:
     pieces, start = [], 0
     for cut in [*_unmatched(run), len(run)]:
         piece = run[start:cut]
-        lead = len(piece) - len(piece.lstrip(" \u00A0,;:،؛"))
+        lead = len(piece) - len(piece.lstrip(" \u00a0,;:،؛"))
         core = piece[lead:].rstrip(_STRIP)
-        if core and _unmatched(core):         # crossed brackets, "(a [b) c]": cut again
+        if core and _unmatched(core):  # crossed brackets, "(a [b) c]": cut again
             pieces += [(start + lead + a, start + lead + b) for a, b in balanced_pieces(core)]
         elif core:
             pieces.append((start + lead, start + lead + len(core)))
@@ -88,10 +89,11 @@ def balanced_pieces(run: str) -> list[tuple[int, int]]:
 
 def _ltr(core: str) -> str:
     text = html.escape(core, quote=False)
-    if _HYPHENATED.search(core) and len(core) <= 32:      # a short gloss: kept on one line whole
+    if _HYPHENATED.search(core) and len(core) <= 32:  # a short gloss: kept on one line whole
         return f'<bdi dir="ltr" class="hw1-nobr">{text}</bdi>'
-    text = _HYPHENATED.sub(lambda m: f'<span class="hw1-nobr">{m.group(0)}</span>'
-                           if len(m.group(0)) <= 40 else m.group(0), text)
+    text = _HYPHENATED.sub(
+        lambda m: f'<span class="hw1-nobr">{m.group(0)}</span>' if len(m.group(0)) <= 40 else m.group(0), text
+    )
     return f'<bdi dir="ltr">{text}</bdi>'
 
 
@@ -131,7 +133,8 @@ def _cells(fragment: str) -> str:
         if " dir=" in attrs:
             return m.group(0)
         direction = _cell_direction(inner)
-        return f"<{tag}{attrs} dir=\"{direction}\">{inner}</{tag}>" if direction else m.group(0)
+        return f'<{tag}{attrs} dir="{direction}">{inner}</{tag}>' if direction else m.group(0)
+
     return _CELL.sub(one, fragment)
 
 
@@ -142,6 +145,7 @@ def _blocks(fragment: str) -> str:
     """A list item or paragraph written wholly in Latin script (a reference: "J. Hu, L. Shen, G. Sun.
     Squeeze-and-Excitation Networks. CVPR 2018.") reads as one left-to-right block: its content goes
     into one isolate, left to right, so that its full stops and brackets stay where they belong."""
+
     def one(m: re.Match) -> str:
         tag, attrs, inner = m.groups()
         if " dir=" in attrs or " class=" in attrs and "md-" in attrs:
@@ -152,13 +156,14 @@ def _blocks(fragment: str) -> str:
         if tag == "p":
             return f'<p{attrs} dir="ltr">{inner}</p>'
         return f'<li{attrs}><div class="hw1-ltr-block" dir="ltr">{inner}</div></li>'
+
     return _BLOCK.sub(one, fragment)
 
 
 def isolate(page_html: str) -> str:
     """The HTML of a Persian page with its left-to-right fragments isolated (see the module's docstring)."""
     parts = _TAG.split(page_html)
-    stack: list[tuple[str, bool]] = []          # (tag, inside a part left alone)
+    stack: list[tuple[str, bool]] = []  # (tag, inside a part left alone)
     out = []
     for part in parts:
         if not part:
@@ -181,7 +186,10 @@ def isolate(page_html: str) -> str:
                 continue
             skipped = stack[-1][1] if stack else False
             ltr = re.search(r"""\bdir\s*=\s*["']?ltr""", part) is not None
-            formula = re.search(r"""\bclass\s*=\s*["'][^"']*\b(arithmatex|katex|hw1-notebook)\b""", part) is not None
+            formula = (
+                re.search(r"""\bclass\s*=\s*["'][^"']*\b(arithmatex|katex|hw1-notebook)\b""", part)
+                is not None
+            )
             if name == "code" and not skipped and not ltr:
                 part = part[:-1].rstrip("/") + ' dir="ltr">'
             elif name == "pre" and not ltr:
@@ -200,5 +208,8 @@ _COMMENT = re.compile(r'<span class="(c|c1|ch|cm|cs|cp)">([^<]*)</span>')
 
 def _rtl_comment(m: re.Match) -> str:
     # the Latin words of a Persian comment are isolated as in the text ("(یا mkdocs build برای site/):")
-    return (f'<span class="{m.group(1)} hw1-rtl-comment" dir="rtl">{wrap_latin_runs(m.group(2))}</span>'
-            if PERSIAN.search(m.group(2)) else m.group(0))
+    return (
+        f'<span class="{m.group(1)} hw1-rtl-comment" dir="rtl">{wrap_latin_runs(m.group(2))}</span>'
+        if PERSIAN.search(m.group(2))
+        else m.group(0)
+    )

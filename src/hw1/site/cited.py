@@ -22,11 +22,13 @@ In a page: `REF.<key>` is the value (for num/pct or arithmetic), `cite("<key>")`
 the page's language with a reference mark, and `references()` (at the end of the page) the list of the
 values the page cited, each with what it measures and its source.
 """
+
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -35,14 +37,25 @@ from hw1.site.formulas import with_math
 KINDS = ("literature", "dataset", "target", "rule")
 HEADING = {"fa": "مقدارهای نقل‌شده", "en": "Cited values"}
 KIND_WORDS = {
-    "fa": {"literature": "منبع", "dataset": "مستندات داده", "target": "هدفِ این گزارش", "rule": "قاعدهٔ این گزارش"},
-    "en": {"literature": "source", "dataset": "dataset documentation", "target": "target set for this report",
-           "rule": "rule of this report"},
+    "fa": {
+        "literature": "منبع",
+        "dataset": "مستندات داده",
+        "target": "هدفِ این گزارش",
+        "rule": "قاعدهٔ این گزارش",
+    },
+    "en": {
+        "literature": "source",
+        "dataset": "dataset documentation",
+        "target": "target set for this report",
+        "rule": "rule of this report",
+    },
 }
-INTRO = {"fa": "عددهایی از این صفحه که این مخزن محاسبه نمی‌کند، هر کدام با آنچه می‌سنجد و منبعش "
-               "(از text/references.yaml):",
-         "en": "The numbers of this page that this repository does not compute, each with what it measures "
-               "and its source (from text/references.yaml):"}
+INTRO = {
+    "fa": "عددهایی از این صفحه که این مخزن محاسبه نمی‌کند، هر کدام با آنچه می‌سنجد و منبعش "
+    "(از text/references.yaml):",
+    "en": "The numbers of this page that this repository does not compute, each with what it measures "
+    "and its source (from text/references.yaml):",
+}
 LIST_SEP = {"fa": "، ", "en": ", "}
 
 
@@ -75,7 +88,9 @@ def load(path: Path) -> dict[str, dict]:
 class PageCitations:
     """The citations of one page, in the order of first use (their numbers)."""
 
-    def __init__(self, entries: dict[str, dict], lang: str, fmt: Callable[..., str], digits: Callable[[Any], str]):
+    def __init__(
+        self, entries: dict[str, dict], lang: str, fmt: Callable[..., str], digits: Callable[[Any], str]
+    ):
         self.entries, self.lang, self.fmt, self.digits = entries, lang, fmt, digits
         self.order: list[str] = []
 
@@ -94,8 +109,10 @@ class PageCitations:
         return self.order.index(key) + 1
 
     def mark(self, key: str) -> str:
-        return (f'<sup class="hw1-cite"><a href="#ref-{html.escape(key)}">'
-                f'[{self.digits(self.number(key))}]</a></sup>')
+        return (
+            f'<sup class="hw1-cite"><a href="#ref-{html.escape(key)}">'
+            f"[{self.digits(self.number(key))}]</a></sup>"
+        )
 
     def shown(self, key: str, index: int | None = None) -> str:
         """The value as the page writes it (digits and separators of the page's language); with an
@@ -108,8 +125,10 @@ class PageCitations:
             e, values = {k: v for k, v in e.items() if k != "show"}, [values[index]]
         scale = 100 if e.get("percent") else 1
         digits = e.get("digits", 0 if all(round(float(v) * scale, 9).is_integer() for v in values) else 2)
-        texts = [self.fmt(v, digits, percent=bool(e.get("percent")), group=digits == 0 and not e.get("percent"))
-                 for v in values]
+        texts = [
+            self.fmt(v, digits, percent=bool(e.get("percent")), group=digits == 0 and not e.get("percent"))
+            for v in values
+        ]
         show = e.get("show")
         if isinstance(show, dict):
             show = show[self.lang]
@@ -130,11 +149,15 @@ class PageCitations:
             source = html.escape(source)
             if e.get("url"):
                 source = f'<a href="{html.escape(e["url"])}">{source}</a>'
-            items.append(f'<li id="ref-{html.escape(key)}"><strong>{with_math(self.shown(key))}</strong>: '
-                         f'{html.escape(e["measures"][self.lang])} ({words[e["kind"]]}: '
-                         f'<span dir="auto">{source}</span>)</li>')
-        return (f"\n## {HEADING[self.lang]} {{: #cited-values }}\n\n{INTRO[self.lang]}\n\n"
-                f'<ol class="hw1-references" markdown="0">\n' + "\n".join(items) + "\n</ol>\n")
+            items.append(
+                f'<li id="ref-{html.escape(key)}"><strong>{with_math(self.shown(key))}</strong>: '
+                f"{html.escape(e['measures'][self.lang])} ({words[e['kind']]}: "
+                f'<span dir="auto">{source}</span>)</li>'
+            )
+        return (
+            f"\n## {HEADING[self.lang]} {{: #cited-values }}\n\n{INTRO[self.lang]}\n\n"
+            f'<ol class="hw1-references" markdown="0">\n' + "\n".join(items) + "\n</ol>\n"
+        )
 
 
 def meets(value: float, target: dict) -> bool:

@@ -1,5 +1,6 @@
 """Figures and tables of a page (the template functions figure, table, html_table, image_grid,
 glossary_table): numbered per page in its language, cells formatted and looked up in the glossary."""
+
 from __future__ import annotations
 
 import html
@@ -17,7 +18,10 @@ PERSIAN_ALPHABET = "آاأإءبپتثجچحخدذرزژسشصضطظعغفقکگ
 
 def persian_key(text: str) -> list[int]:
     """Sort key in the order of the Persian alphabet (code points put پ چ ژ گ after ی)."""
-    return [PERSIAN_ALPHABET.index(c) if c in PERSIAN_ALPHABET else 100 + ord(c) for c in text.replace("\u200c", "")]
+    return [
+        PERSIAN_ALPHABET.index(c) if c in PERSIAN_ALPHABET else 100 + ord(c)
+        for c in text.replace("\u200c", "")
+    ]
 
 
 class Verbatim(str):
@@ -28,20 +32,23 @@ class NotComputed(str):
     """A table cell for an experiment without results: printed as is, in the page's language."""
 
 
-
 class Figures:
     """The figure and table functions of PageRenderer (hw1.site.templates), which keeps the counters."""
 
-    def figure(self, experiment: str, name: str, caption: str, alt: str | None = None,
-               width: str | None = None) -> Markup:
+    def figure(
+        self, experiment: str, name: str, caption: str, alt: str | None = None, width: str | None = None
+    ) -> Markup:
         folder = self.results.root / experiment / "figures"
         # A figure drawn per language is <name>.<lang>.svg; one without words (a photo, a mask) is <name>.svg.
-        candidates = [folder / f"{name}{suffix}" for suffix in
-                      (f".{self.lang}.svg", f".{self.lang}.png", ".svg", ".png")]
+        candidates = [
+            folder / f"{name}{suffix}"
+            for suffix in (f".{self.lang}.svg", f".{self.lang}.png", ".svg", ".png")
+        ]
         matches = [p for p in candidates if p.is_file()]
         if not matches:
-            raise ResultError(f"results/{experiment}/figures/{name}.{self.lang}.svg, {name}.svg or .png "
-                              "does not exist")
+            raise ResultError(
+                f"results/{experiment}/figures/{name}.{self.lang}.svg, {name}.svg or .png does not exist"
+            )
         self.figures += 1
         w = words("page", self.lang)
         src = self.url(f"results/{experiment}/figures/{matches[0].name}")
@@ -52,8 +59,9 @@ class Figures:
             # the image opens alone when clicked: a phone reader can zoom into a wide figure
             f'<a class="hw1-figure__open" href="{src}"><img src="{src}" alt="{html.escape(plain_math(alt or caption))}" '
             f'loading="lazy"{style}></a>\n'
-            f'<figcaption><strong>{label}{w["sep"]}</strong>{with_math(html.escape(caption))}</figcaption>\n'
-            f'</figure>\n')
+            f"<figcaption><strong>{label}{w['sep']}</strong>{with_math(html.escape(caption))}</figcaption>\n"
+            f"</figure>\n"
+        )
 
     def _cell(self, value: Any, digits: int) -> str:
         if isinstance(value, bool):
@@ -70,8 +78,15 @@ class Figures:
             return html.escape(value)
         return with_math(html.escape(self.t(str(value))))
 
-    def table(self, experiment: str, name: str, caption: str, headers: list[str] | None = None,
-              digits: int = 3, columns: list[str] | None = None) -> Markup:
+    def table(
+        self,
+        experiment: str,
+        name: str,
+        caption: str,
+        headers: list[str] | None = None,
+        digits: int = 3,
+        columns: list[str] | None = None,
+    ) -> Markup:
         data = self.results.json(experiment, f"tables/{name}.json")
         all_columns = data["columns"]
         keep = [all_columns.index(c) for c in columns] if columns else list(range(len(all_columns)))
@@ -81,21 +96,26 @@ class Figures:
         rows = [[row[i] for i in keep] for row in data["rows"]]
         return self.html_table(caption, heads, rows, digits, anchor=f"tab-{experiment}-{name}")
 
-    def html_table(self, caption: str, headers: list[str], rows: list[list[Any]], digits: int = 3,
-                   anchor: str = "") -> Markup:
+    def html_table(
+        self, caption: str, headers: list[str], rows: list[list[Any]], digits: int = 3, anchor: str = ""
+    ) -> Markup:
         self.tables += 1
         w = words("page", self.lang)
         label = f"{w['table']} {self.digits(self.tables)}"
         head = "".join(f"<th>{with_math(html.escape(str(h)))}</th>" for h in headers)
-        body = "\n".join("<tr>" + "".join(f"<td>{self._cell(v, digits)}</td>" for v in row) + "</tr>"
-                         for row in rows)
+        body = "\n".join(
+            "<tr>" + "".join(f"<td>{self._cell(v, digits)}</td>" for v in row) + "</tr>" for row in rows
+        )
         ident = f' id="{anchor}"' if anchor else ""
-        return Markup(f'\n<div class="hw1-table"{ident} markdown="0">\n<table>\n'
-                      f'<caption><strong>{label}{w["sep"]}</strong>{with_math(html.escape(caption))}</caption>\n'
-                      f'<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n</div>\n')
+        return Markup(
+            f'\n<div class="hw1-table"{ident} markdown="0">\n<table>\n'
+            f"<caption><strong>{label}{w['sep']}</strong>{with_math(html.escape(caption))}</caption>\n"
+            f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n</div>\n"
+        )
 
-    def image_grid(self, experiment: str, name: str, caption: str, alt: str | None = None,
-                   preds: dict | None = None) -> Markup:
+    def image_grid(
+        self, experiment: str, name: str, caption: str, alt: str | None = None, preds: dict | None = None
+    ) -> Markup:
         """A grid of tiles from data/<name>.json: [{"image": "figures/x.png", "true": k, "pred": k, ...}].
 
         preds: {key in the tile: label} for the predictions to show, e.g. {"pred_mlp": "MLP"};
@@ -113,26 +133,39 @@ class Figures:
             true = self.t(tile["true"])
             shown = [(label, tile[key]) for key, label in preds.items()]
             ok = "ok" if not shown or shown[0][1] == tile["true"] else "wrong"
-            spans = "".join(f'<span>{html.escape(label)}: {html.escape(self.t(value))}</span>' for label, value in shown)
+            spans = "".join(
+                f"<span>{html.escape(label)}: {html.escape(self.t(value))}</span>" for label, value in shown
+            )
             true_label = w["true"] if shown else w.get("label", w["true"])
             items.append(
                 f'<div class="hw1-tile hw1-{ok}"><img src="{self.url(f"results/{experiment}/{image}")}" '
                 f'alt="{html.escape(true_label)}: {html.escape(true)}">'
-                f'<span>{html.escape(true_label)}: {html.escape(true)}</span>{spans}</div>')
+                f"<span>{html.escape(true_label)}: {html.escape(true)}</span>{spans}</div>"
+            )
         label = f"{w['figure']} {self.digits(self.figures)}"
-        return Markup(f'\n<figure class="hw1-figure" id="fig-{experiment}-{name}" '
-                      f'aria-label="{html.escape(alt or caption)}">\n'
-                      f'<div class="hw1-grid">{"".join(items)}</div>\n'
-                      f'<figcaption><strong>{label}{w["sep"]}</strong>{html.escape(caption)}</figcaption>\n'
-                      f'</figure>\n')
-
+        return Markup(
+            f'\n<figure class="hw1-figure" id="fig-{experiment}-{name}" '
+            f'aria-label="{html.escape(alt or caption)}">\n'
+            f'<div class="hw1-grid">{"".join(items)}</div>\n'
+            f"<figcaption><strong>{label}{w['sep']}</strong>{html.escape(caption)}</figcaption>\n"
+            f"</figure>\n"
+        )
 
     def glossary_table(self) -> Markup:
         """The terms of text/glossary.yaml (`term: true`), Persian <-> English, in this page's alphabetical
         order, with the variants the pages avoid (tests/test_terms.py flags them)."""
         terms = [e for e in self.glossary.values() if isinstance(e, dict) and e.get("term")]
-        shown = lambda e: "، ".join(v for v in (re.sub(r"\\b", "", a) for a in e.get("avoid", []))
-                                   if not re.search(r"[\[\]()?|*+\\]", v)) or "—"
+
+        def shown(e: dict) -> str:
+            return (
+                "، ".join(
+                    v
+                    for v in (re.sub(r"\\b", "", a) for a in e.get("avoid", []))
+                    if not re.search(r"[\[\]()?|*+\\]", v)
+                )
+                or "—"
+            )
+
         if self.lang == "fa":
             terms.sort(key=lambda e: persian_key(e["fa"]))
             rows = [[e["fa"], e["en"], shown(e)] for e in terms]

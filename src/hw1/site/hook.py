@@ -11,6 +11,7 @@ file holds MkDocs' events; the work is done by the modules of hw1.site:
 Names available in a page are listed in CONTRIBUTING.md. Any undefined name or missing result
 key fails the build with a message that names the page, the experiment and the key.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -32,7 +33,7 @@ from hw1.site.postprocess import append_search_normalise, page_html
 from hw1.site.results import Reported, Results, load_yaml
 from hw1.site.templates import PageRenderer, make_env
 
-__all__ = ["PageRenderer", "PluginError", "Results", "load_yaml", "make_env"]   # also used by the tests
+__all__ = ["PageRenderer", "PluginError", "Results", "load_yaml", "make_env"]  # also used by the tests
 
 ROOT = Path(__file__).resolve().parents[3]
 RESULTS = Path(os.environ.get("HW1_RESULTS", ROOT / "results")).resolve()  # tests point it elsewhere
@@ -79,7 +80,9 @@ def on_files(files, config):
     for lang in LANGUAGES:
         uri = f"pdf/report-{lang}.pdf"
         if files.get_file_from_path(uri) is None:
-            files.append(File.generated(config, uri, abs_src_path=str(_state["kept_pdfs"] / f"report-{lang}.pdf")))
+            files.append(
+                File.generated(config, uri, abs_src_path=str(_state["kept_pdfs"] / f"report-{lang}.pdf"))
+            )
     return files
 
 
@@ -92,17 +95,24 @@ def on_pre_build(config):
         atexit.register(shutil.rmtree, _state["kept_pdfs"], ignore_errors=True)
     for lang in LANGUAGES:
         source = printed / f"report-{lang}.pdf"
-        (_state["kept_pdfs"] / source.name).write_bytes(source.read_bytes() if source.is_file() else _NOT_PRINTED)
+        (_state["kept_pdfs"] / source.name).write_bytes(
+            source.read_bytes() if source.is_file() else _NOT_PRINTED
+        )
 
 
 def _note_pdf(text: str) -> bytes:
     """A one-page PDF (A4) with one line of ASCII text."""
     stream = f"BT /F1 14 Tf 60 780 Td ({text}) Tj ET".encode()
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-                b"/Resources << /Font << /F1 5 0 R >> >> >>"),
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     out, offsets = bytearray(b"%PDF-1.4\n"), []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))
@@ -119,12 +129,19 @@ _NOT_PRINTED = _note_pdf("Not printed yet: run  make pdf  (after make site) to p
 
 def on_page_markdown(markdown, page, config, files):
     lang = page_language(page)
-    renderer = PageRenderer(_state["results"], _state["glossary"], _state["original"], lang,
-                            page.url, _state["env"], _state["references"])
+    renderer = PageRenderer(
+        _state["results"],
+        _state["glossary"],
+        _state["original"],
+        lang,
+        page.url,
+        _state["env"],
+        _state["references"],
+    )
     text, note = renderer.render(markdown, page.file.src_uri), renderer.overrides_note()
     if not note:
         return text
-    title, _, rest = text.partition("\n")   # after the page's title, when it starts with one
+    title, _, rest = text.partition("\n")  # after the page's title, when it starts with one
     return f"{title}\n\n{note}{rest}" if title.startswith("# ") else note + text
 
 
@@ -133,18 +150,16 @@ def on_page_content(html_text, page, config, files):
     return isolate(html_text) if page_language(page) == "fa" else html_text
 
 
-
 def on_post_build(config):
     """Persian search: the normalisation of src/hw1/site/search_normalise.js appended to Material's
     search worker, which builds the index and runs the queries (both go through it)."""
     if config.theme.name != "material" or not any(p.rpartition("/")[2] == "search" for p in config.plugins):
-        return                                    # a site without Material's search (a test's small site)
+        return  # a site without Material's search (a test's small site)
     append_search_normalise(Path(config.site_dir))
 
 
 def on_startup(command, dirty):
     _state["command"] = command
-
 
 
 def on_post_page(output, page, config):

@@ -4,6 +4,7 @@ mkdocs-jupyter under mkdocs-static-i18n turns notebooks into downloads (ultrabug
 so pages embed the notebook themselves: nbconvert's "basic" template gives the cells without
 <html>/<head>, outputs (plots) are inlined as data URIs, and nothing is executed at build time.
 """
+
 from __future__ import annotations
 
 import re

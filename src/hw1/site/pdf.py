@@ -10,6 +10,7 @@ embedded by Chromium (Vazirmatn for Persian). Any request to a host other than 1
 refused. Chromium is Debian's (`apt-get install chromium`) or the one named by $HW1_CHROMIUM,
 driven by Playwright for Python; Playwright's own browser download is never used.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,45 +23,60 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[3]
-LANGUAGES = {"fa": "", "en": "en/"}          # language -> its folder in the built site
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+LANGUAGES = {"fa": "", "en": "en/"}  # language -> its folder in the built site
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 NOTE = {
     "fa": "این پرونده نسخهٔ چاپی (PDF) همان وبگاه است که از همان منابع ساخته شده است؛ "
-          "تاریخ ساخت: {date}، نسخهٔ کد (git): {commit}.",
+    "تاریخ ساخت: {date}، نسخهٔ کد (git): {commit}.",
     "en": "This file is the printed (PDF) version of the same site, built from the same sources; "
-          "built on {date}, code version (git): {commit}.",
+    "built on {date}, code version (git): {commit}.",
 }
 
 
 # In the Persian PDF the notebook (English: code, outputs and their commentary) is replaced by this note.
 NOTEBOOK_NOTE = {
     "fa": "متن این نوت‌بوک، کدها و خروجی‌هایش به زبان انگلیسی‌اند؛ از این رو در این نسخهٔ فارسی نیامده‌اند. "
-          "نوت‌بوک کامل در نسخهٔ انگلیسی همین پرونده (report-en.pdf)، در وبگاه و در پروندهٔ "
-          "notebooks/bert_walkthrough.ipynb مخزن آمده است.",
+    "نوت‌بوک کامل در نسخهٔ انگلیسی همین پرونده (report-en.pdf)، در وبگاه و در پروندهٔ "
+    "notebooks/bert_walkthrough.ipynb مخزن آمده است.",
 }
 
 
 FRONT = {
-    "fa": {"university": "دانشگاه تهران، دانشکدهٔ مهندسی برق و کامپیوتر",
-           "course": "درس شبکه‌های عصبی و یادگیری عمیق",
-           "assignment": "تمرین اول: توجه و ترنسفورمرها",
-           "original": "بازتولید گزارشِ تحویل‌شدهٔ همین تمرین («گزارش اصلی»): هر عدد و شکلِ این نسخه را کدِ مخزن "
-                       "دوباره محاسبه کرده است و عددهای گزارش اصلی در کنار آن‌ها آمده‌اند.",
-           "contents": "فهرست مطالب", "figures": "فهرست شکل‌ها", "tables": "فهرست جدول‌ها"},
-    "en": {"university": "University of Tehran, School of Electrical and Computer Engineering",
-           "course": "Neural Networks and Deep Learning",
-           "assignment": "Assignment 1: attention and transformers",
-           "original": "A reproduction of the report handed in for this assignment (“the original report”): every "
-                       "number and figure here is recomputed by the repository's code, the original's numbers beside them.",
-           "contents": "Contents", "figures": "List of figures", "tables": "List of tables"},
+    "fa": {
+        "university": "دانشگاه تهران، دانشکدهٔ مهندسی برق و کامپیوتر",
+        "course": "درس شبکه‌های عصبی و یادگیری عمیق",
+        "assignment": "تمرین اول: توجه و ترنسفورمرها",
+        "original": "بازتولید گزارشِ تحویل‌شدهٔ همین تمرین («گزارش اصلی»): هر عدد و شکلِ این نسخه را کدِ مخزن "
+        "دوباره محاسبه کرده است و عددهای گزارش اصلی در کنار آن‌ها آمده‌اند.",
+        "contents": "فهرست مطالب",
+        "figures": "فهرست شکل‌ها",
+        "tables": "فهرست جدول‌ها",
+    },
+    "en": {
+        "university": "University of Tehran, School of Electrical and Computer Engineering",
+        "course": "Neural Networks and Deep Learning",
+        "assignment": "Assignment 1: attention and transformers",
+        "original": "A reproduction of the report handed in for this assignment (“the original report”): every "
+        "number and figure here is recomputed by the repository's code, the original's numbers beside them.",
+        "contents": "Contents",
+        "figures": "List of figures",
+        "tables": "List of tables",
+    },
 }
 
 
@@ -76,6 +92,7 @@ def page_texts(pdf: Path) -> list[str]:
 def letters(text: str) -> str:
     """Only the letters of a text, lam-alef as one unit: how pdftotext's text is compared (see tests/test_pdf.py)."""
     import unicodedata
+
     text = unicodedata.normalize("NFC", text)
     return "".join(c for c in text if unicodedata.category(c).startswith("L")).replace("لا", "ال")
 
@@ -90,7 +107,7 @@ def page_numbers(pdf: Path, entries: list[str], chapters: list[bool] | None = No
         return []
     keys = [letters(e)[:40] for e in entries]
     chapters = chapters or [False] * len(keys)
-    start = 0                                    # the first page after the front matter
+    start = 0  # the first page after the front matter
     for i, text in enumerate(pages):
         if keys and keys[-1] and keys[-1] in text:
             start = i + 1
@@ -109,7 +126,13 @@ def find_chromium() -> str | None:
     named = os.environ.get("HW1_CHROMIUM")
     if named:
         return named if Path(named).is_file() else None
-    for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+    for candidate in (
+        "/usr/bin/chromium",
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ):
         found = shutil.which(candidate)
         if found:
             return found
@@ -146,8 +169,9 @@ def launch(playwright, chromium: str):
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
         return out.stdout.strip() or "—"
     except (OSError, subprocess.SubprocessError):
         return "—"
@@ -305,32 +329,43 @@ def print_language(browser, base_url: str, lang: str, out: Path, commit: str) ->
     context.route("**/*", guard)
     page = context.new_page()
     try:
-        page.set_default_timeout(180_000)                  # a busy machine: printing is not a race
+        page.set_default_timeout(180_000)  # a busy machine: printing is not a race
         page.goto(base_url + LANGUAGES[lang], wait_until="load")
-        isolate = "\u2066{}\u2069".format            # date and hash read left to right inside Persian
+        isolate = "\u2066{}\u2069".format  # date and hash read left to right inside Persian
         note = NOTE[lang].format(date=isolate(dt.date.today().isoformat()), commit=isolate(commit))
-        info = page.evaluate(_ASSEMBLE, {"note": note, "notebookNote": NOTEBOOK_NOTE.get(lang), "front": FRONT[lang]})
+        info = page.evaluate(
+            _ASSEMBLE, {"note": note, "notebookNote": NOTEBOOK_NOTE.get(lang), "front": FRONT[lang]}
+        )
         if info["broken"]:
             raise RuntimeError(f"{lang}: images that did not load: {info['broken'][:5]}")
-        page.wait_for_function("() => !document.querySelector('.hw1-explorer[data-state=loading]')",
-                               timeout=15_000)
+        page.wait_for_function(
+            "() => !document.querySelector('.hw1-explorer[data-state=loading]')", timeout=15_000
+        )
         page.add_style_tag(content=_PAGE_NUMBERS.format(style="persian" if lang == "fa" else "decimal"))
         page.emulate_media(media="print", color_scheme="light")
         out.parent.mkdir(parents=True, exist_ok=True)
-        options = dict(path=str(out), format="A4", print_background=True,
-                       outline=True, tagged=True,              # bookmarks from the headings; a tagged PDF
-                       margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"})
+        options = dict(
+            path=str(out),
+            format="A4",
+            print_background=True,
+            outline=True,
+            tagged=True,  # bookmarks from the headings; a tagged PDF
+            margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"},
+        )
         page.pdf(**options)
         # The contents' page numbers: where each entry's text is in the first print, then printed again
         # (the numbers take the place of empty boxes of the same width, so no page moves).
-        entries = page.eval_on_selector_all("li[data-find]", "ls => ls.map(l => [l.dataset.find, "
-                                            "l.classList.contains('hw1-toc__entry--h1')])")
+        entries = page.eval_on_selector_all(
+            "li[data-find]", "ls => ls.map(l => [l.dataset.find, l.classList.contains('hw1-toc__entry--h1')])"
+        )
         numbers = page_numbers(out, [e[0] for e in entries], [e[1] for e in entries])
         if numbers:
             digits = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹") if lang == "fa" else None
-            page.evaluate("""(numbers) => document.querySelectorAll('li[data-find] .hw1-toc__page')
+            page.evaluate(
+                """(numbers) => document.querySelectorAll('li[data-find] .hw1-toc__page')
                              .forEach((s, i) => { s.textContent = numbers[i] || ''; })""",
-                          [str(n).translate(digits) if n and digits else (str(n) if n else "") for n in numbers])
+                [str(n).translate(digits) if n and digits else (str(n) if n else "") for n in numbers],
+            )
             page.pdf(**options)
         info["toc_pages"] = numbers
     finally:
@@ -352,8 +387,10 @@ def build_pdfs(site: Path, out: Path, chromium: str) -> dict[str, Path]:
                 info = print_language(browser, base_url, lang, target, commit)
                 if info["refused"]:
                     raise RuntimeError(f"{lang}: the site asked for other hosts: {info['refused'][:5]}")
-                print(f"{target}: {info['pages']} pages of the site, {info['images']} images, "
-                      f"{target.stat().st_size / 1e6:.2f} MB")
+                print(
+                    f"{target}: {info['pages']} pages of the site, {info['images']} images, "
+                    f"{target.stat().st_size / 1e6:.2f} MB"
+                )
                 written[lang] = target
         finally:
             browser.close()
@@ -367,7 +404,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--require", action="store_true", help="fail when Chromium or Playwright is missing")
     args = parser.parse_args(argv)
     if not (args.site / "index.html").is_file():
-        print(f"error: {args.site}/index.html does not exist: build the site first (mkdocs build)", file=sys.stderr)
+        print(
+            f"error: {args.site}/index.html does not exist: build the site first (mkdocs build)",
+            file=sys.stderr,
+        )
         return 1
     chromium = find_chromium()
     try:
@@ -375,8 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         chromium = None
     if chromium is None:
-        message = ("Chromium (apt-get install chromium) or Playwright (pip install -r requirements.txt) "
-                   "not found: the PDFs are not built")
+        message = (
+            "Chromium (apt-get install chromium) or Playwright (pip install -r requirements.txt) "
+            "not found: the PDFs are not built"
+        )
         print(("error: " if args.require else "note: ") + message, file=sys.stderr)
         return 1 if args.require else 0
     build_pdfs(args.site, args.out or args.site / "pdf", chromium)

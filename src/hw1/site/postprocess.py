@@ -1,6 +1,7 @@
 """HTML post-processing of the built pages (regex rewriting): the page's direction on <html>, links
 rooted at the site's path made relative, no rel=alternate links in the head, and the Persian search
 normalisation appended to Material's search worker."""
+
 from __future__ import annotations
 
 import posixpath
@@ -23,18 +24,21 @@ def relative_links(output: str, page_url: str, base_path: str) -> str:
         target = m.group(3)
         if not target.startswith(base) and target + "/" != base:
             return m.group(0)
-        inside = "/" + target[len(base):] if target.startswith(base) else "/"
+        inside = "/" + target[len(base) :] if target.startswith(base) else "/"
         rel = posixpath.relpath(inside, page_dir.rstrip("/") or "/")
         if target.endswith("/") and not rel.endswith("/"):
             rel += "/"
         return f"{m.group(1)}{m.group(2)}{'./' if rel in ('.', './') else rel}"
+
     return _ROOTED.sub(one, output)
 
 
 def page_html(output: str, direction: str, page_url: str, base_path: str) -> str:
     """Material puts dir= on <body>; put the page's direction on <html> as well (lang is already there).
     Links rooted at the site's path become relative (not on 404.html, which is served at any depth)."""
-    output = re.sub(r"<html lang=\"(\w+)\"", lambda m: f'<html lang="{m.group(1)}" dir="{direction}"', output, count=1)
+    output = re.sub(
+        r"<html lang=\"(\w+)\"", lambda m: f'<html lang="{m.group(1)}" dir="{direction}"', output, count=1
+    )
     if page_url != "404.html":
         output = relative_links(output, page_url, base_path)
     # <link rel="alternate" hreflang> in the head: Material fetches <its href>/sitemap.xml, a 404 for
@@ -58,9 +62,8 @@ def append_search_normalise(site_dir: Path) -> None:
         if "hw1Persian" in text:
             continue
         head, _, last = text.rpartition("\n")
-        if last.startswith("//# sourceMappingURL="):    # the source map's line stays last
+        if last.startswith("//# sourceMappingURL="):  # the source map's line stays last
             text = head + "\n" + addition + last + "\n"
         else:
             text = text + "\n" + addition
         worker.write_text(text, encoding="utf-8")
-

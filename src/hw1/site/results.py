@@ -1,6 +1,7 @@
 """Reading what the pages show: results/<name>/ (metrics.json, tables, data, provenance.json,
 verify.json), each experiment's configuration as it ran, and the text/*.yaml the site loads.
 Every missing or damaged file fails the build with one line that names it."""
+
 from __future__ import annotations
 
 import importlib
@@ -45,7 +46,11 @@ class Node:
         value = self._value
         if isinstance(value, dict) and key in value:
             child = value[key]
-        elif isinstance(value, list) and re.fullmatch(r"-?\d+", str(key)) and -len(value) <= int(key) < len(value):
+        elif (
+            isinstance(value, list)
+            and re.fullmatch(r"-?\d+", str(key))
+            and -len(value) <= int(key) < len(value)
+        ):
             child = value[int(key)]
         else:
             where = f"{self._path}.{key}" if self._path else key
@@ -68,7 +73,7 @@ class Node:
     def __len__(self):
         return len(self._value)
 
-    def __contains__(self, key) -> bool:     # {% if "key" in R.experiment.part %} for optional keys
+    def __contains__(self, key) -> bool:  # {% if "key" in R.experiment.part %} for optional keys
         return key in self._value
 
     def items(self):
@@ -83,8 +88,10 @@ def read_json(path: Path, shown: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise ResultError(f"{shown} is unreadable ({error}); rerun that experiment: "
-                          f"python build_results.py --only {shown.split('/')[1]}") from None
+        raise ResultError(
+            f"{shown} is unreadable ({error}); rerun that experiment: "
+            f"python build_results.py --only {shown.split('/')[1]}"
+        ) from None
 
 
 def check_config(experiment: str, profile: str, values: dict) -> None:
@@ -100,8 +107,10 @@ def check_config(experiment: str, profile: str, values: dict) -> None:
     try:
         hw1_config.build(module.Config, source)
     except ConfigError as error:
-        raise ResultError(f"{error}: the results were made by another version of the code; rerun that "
-                          f"experiment: python build_results.py --only {experiment}") from None
+        raise ResultError(
+            f"{error}: the results were made by another version of the code; rerun that "
+            f"experiment: python build_results.py --only {experiment}"
+        ) from None
 
 
 class Results:
@@ -115,8 +124,10 @@ class Results:
     def metrics(self, experiment: str) -> Node:
         path = self.root / experiment / "metrics.json"
         if not path.is_file():
-            raise ResultError(f"results/{experiment}/metrics.json does not exist: wrap the part of the "
-                              f"page that uses it in {{% call computed(\"{experiment}\") %}}")
+            raise ResultError(
+                f"results/{experiment}/metrics.json does not exist: wrap the part of the "
+                f'page that uses it in {{% call computed("{experiment}") %}}'
+            )
         return Node(read_json(path, f"results/{experiment}/metrics.json"), experiment, "")
 
     def json(self, experiment: str, relative: str) -> Any:

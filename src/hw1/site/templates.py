@@ -1,6 +1,7 @@
 """What a page may call: the names PageRenderer.render gives the Jinja templates of docs/*.md
 (listed in CONTRIBUTING.md), in the page's language. Figures and tables are in hw1.site.figures,
 provenance in hw1.site.records; the files behind them are read by hw1.site.results."""
+
 from __future__ import annotations
 
 import posixpath
@@ -30,7 +31,7 @@ def format_number(value: Any, digits: int, lang: str, percent: bool = False, gro
     if isinstance(value, str):
         raise ResultError(f"expected a number, got the string {value!r}")
     number = float(value) * (100 if percent else 1)
-    if number != 0 and abs(number) < 0.5 * 10 ** -digits and not group:
+    if number != 0 and abs(number) < 0.5 * 10**-digits and not group:
         # Too small for the fixed decimals (e.g. a 2.7e-05 difference): a × 10^b, never a bare 0.000.
         mantissa, exponent = f"{number:.1e}".split("e")
         power = f"10<sup>{'−' if int(exponent) < 0 else ''}{abs(int(exponent))}</sup>"
@@ -41,7 +42,6 @@ def format_number(value: Any, digits: int, lang: str, percent: bool = False, gro
     if lang == "fa":
         return persian(text) + ("٪" if percent else "")
     return text + ("%" if percent else "")
-
 
 
 class Lookup:
@@ -59,21 +59,31 @@ class Lookup:
     __getitem__ = __getattr__
 
 
-
 class PageRenderer(Figures, Records):
     """Renders one page: keeps that page's figure and table counters and its language."""
 
-    def __init__(self, results: Results, glossary: dict, original: dict, lang: str, page_url: str,
-                 env: jinja2.Environment, references: dict | None = None):
+    def __init__(
+        self,
+        results: Results,
+        glossary: dict,
+        original: dict,
+        lang: str,
+        page_url: str,
+        env: jinja2.Environment,
+        references: dict | None = None,
+    ):
         self.results, self.glossary, self.lang, self.env = results, glossary, lang, env
         self.original = original
         self.citations = cited.PageCitations(
-            references or {}, lang, lambda v, d, percent=False, group=False: format_number(v, d, lang, percent, group),
-            self.digits)
+            references or {},
+            lang,
+            lambda v, d, percent=False, group=False: format_number(v, d, lang, percent, group),
+            self.digits,
+        )
         self.page_url = page_url
         self.figures = 0
         self.tables = 0
-        self._derived: dict[str, Node] = {}     # D.<experiment>, per page
+        self._derived: dict[str, Node] = {}  # D.<experiment>, per page
 
     # paths from this page to a site file
     def url(self, site_path: str) -> str:
@@ -82,7 +92,13 @@ class PageRenderer(Figures, Records):
 
     def t(self, key: Any) -> str:
         if not isinstance(key, str):
-            return self.num(key, 3) if isinstance(key, float) else self.int_(key) if isinstance(key, int) else str(key)
+            return (
+                self.num(key, 3)
+                if isinstance(key, float)
+                else self.int_(key)
+                if isinstance(key, int)
+                else str(key)
+            )
         entry = self.glossary.get(key)
         if entry is None:
             return key
@@ -112,8 +128,10 @@ class PageRenderer(Figures, Records):
             return Markup(caller()) if caller else Markup("")
         w = words("page", self.lang)
         body = w["not_computed_body"].format(name=experiment)
-        return Markup(f'\n!!! warning "{w["not_computed"]}"\n    {body}\n\n'
-                      f'    ```\n    python build_results.py --only {experiment}\n    ```\n\n')
+        return Markup(
+            f'\n!!! warning "{w["not_computed"]}"\n    {body}\n\n'
+            f"    ```\n    python build_results.py --only {experiment}\n    ```\n\n"
+        )
 
     def data(self, experiment: str, name: str) -> Any:
         return self.results.json(experiment, f"data/{name}.json")
@@ -122,8 +140,9 @@ class PageRenderer(Figures, Records):
         source = ROOT / path
         if not source.is_file():
             raise ResultError(f"notebook {path} does not exist")
-        return Markup('\n<div class="hw1-notebook" markdown="0" dir="ltr">\n'
-                      + notebook_html(source) + "\n</div>\n")
+        return Markup(
+            '\n<div class="hw1-notebook" markdown="0" dir="ltr">\n' + notebook_html(source) + "\n</div>\n"
+        )
 
     # ----- configurations (hw1.config, read only) -----
     def config(self, experiment: str, profile: str) -> Node:
@@ -131,7 +150,9 @@ class PageRenderer(Figures, Records):
         when they come from this profile, else the profile as the runner would resolve it (for
         sentences about a profile the committed results do not come from)."""
         if self.ran(experiment, profile):
-            return Node(self.results.config(experiment), f"{experiment}/provenance.json, config ({profile})", "")
+            return Node(
+                self.results.config(experiment), f"{experiment}/provenance.json, config ({profile})", ""
+            )
         return Node(profile_config(experiment, profile), f"../configs/{experiment}.yaml ({profile})", "")
 
     # ----- cited values (text/references.yaml, hw1.site.cited) -----
@@ -165,8 +186,9 @@ class PageRenderer(Figures, Records):
         if experiment not in self._derived:
             metrics = self.results.metrics(experiment).raw()
             config = self.results.config(experiment)
-            self._derived[experiment] = Node(report.derive(experiment, metrics, config), experiment,
-                                             "(derived by hw1.report)")
+            self._derived[experiment] = Node(
+                report.derive(experiment, metrics, config), experiment, "(derived by hw1.report)"
+            )
         return self._derived[experiment]
 
     def value(self, experiment: str, dotted: str) -> Any:
@@ -182,18 +204,36 @@ class PageRenderer(Figures, Records):
         context = {
             "lang": self.lang,
             "R": Lookup(self.results.metrics),
-            "D": Lookup(self.derived), "report": report,   # report.<module>: values that need no results
+            "D": Lookup(self.derived),
+            "report": report,  # report.<module>: values that need no results
             "O": Node(self.original, "../text/original_report.yaml", ""),
             "REF": Lookup(self.citations.value),
-            "cite": self.cite, "meets": self.meets, "compare": self.compare, "references": self.references,
-            "config": self.config, "ran": self.ran,
-            "computed": self.computed, "figure": self.figure, "table": self.table,
-            "html_table": self.html_table, "image_grid": self.image_grid, "t": self.t,
-            "data": self.data, "notebook": self.notebook, "provenance": self.provenance,
-            "provenance_of": self.provenance_of, "value": self.value,
-            "experiments_table": self.experiments_table, "provenance_table": self.provenance_table,
-            "verify_table": self.verify_table, "glossary_table": self.glossary_table,
-            "exists": self.results.exists, "exact": self.exact, "num": self.num, "pct": self.pct, "int_": self.int_,
+            "cite": self.cite,
+            "meets": self.meets,
+            "compare": self.compare,
+            "references": self.references,
+            "config": self.config,
+            "ran": self.ran,
+            "computed": self.computed,
+            "figure": self.figure,
+            "table": self.table,
+            "html_table": self.html_table,
+            "image_grid": self.image_grid,
+            "t": self.t,
+            "data": self.data,
+            "notebook": self.notebook,
+            "provenance": self.provenance,
+            "provenance_of": self.provenance_of,
+            "value": self.value,
+            "experiments_table": self.experiments_table,
+            "provenance_table": self.provenance_table,
+            "verify_table": self.verify_table,
+            "glossary_table": self.glossary_table,
+            "exists": self.results.exists,
+            "exact": self.exact,
+            "num": self.num,
+            "pct": self.pct,
+            "int_": self.int_,
         }
         # CONTRIBUTING documents `{{ x | num(3) }}`: the same functions as filters, in this page's language
         self.env.filters.update(num=self.num, pct=self.pct, int_=self.int_)
@@ -205,13 +245,18 @@ class PageRenderer(Figures, Records):
         except jinja2.UndefinedError as error:
             raise PluginError(f"{page_name}: undefined name in template: {error}") from None
         except jinja2.TemplateSyntaxError as error:
-            raise PluginError(f"{page_name}, line {error.lineno}: template syntax error: {error.message}") from None
+            raise PluginError(
+                f"{page_name}, line {error.lineno}: template syntax error: {error.message}"
+            ) from None
         except jinja2.TemplateError as error:
             raise PluginError(f"{page_name}: template error: {error}") from None
 
 
 def make_env() -> jinja2.Environment:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
-                             loader=jinja2.FileSystemLoader(str(TEXT)), keep_trailing_newline=True)
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        loader=jinja2.FileSystemLoader(str(TEXT)),
+        keep_trailing_newline=True,
+    )
     return env
-

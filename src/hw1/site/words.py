@@ -1,5 +1,6 @@
 """The site's interface words (text/interface.yaml) in one language: labels of figures and tables, the
 notes the site adds to pages, the labels of the tables it draws."""
+
 from __future__ import annotations
 
 from functools import cache
@@ -16,11 +17,13 @@ def _groups() -> dict:
     data = yaml.safe_load(INTERFACE.read_text(encoding="utf-8")) or {}
     for group, entries in data.items():
         for key, entry in entries.items():
-            if not isinstance(key, str):      # an unquoted yes/no/true/false key is read as a bool
+            if not isinstance(key, str):  # an unquoted yes/no/true/false key is read as a bool
                 raise TypeError(f"text/interface.yaml: {group}: quote the key {key!r}")
             if not isinstance(entry, dict) or set(entry) != set(LANGUAGES):
-                raise ValueError(f"text/interface.yaml: {group}.{key}: expected one text per language "
-                                 f"({', '.join(LANGUAGES)}), got {entry!r}")
+                raise ValueError(
+                    f"text/interface.yaml: {group}.{key}: expected one text per language "
+                    f"({', '.join(LANGUAGES)}), got {entry!r}"
+                )
     return data
 
 

@@ -4,6 +4,7 @@ No weight decay on: biases and every other 1-d tensor (norm scales and shifts, L
 lambdas), position tables (absolute embeddings, relative-position-bias tables) and the [CLS] /
 mask tokens. Decaying those pulls them towards zero for no regularising benefit.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,13 @@ def adamw(model: torch.nn.Module, lr: float, weight_decay: float, betas=(0.9, 0.
     return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=tuple(betas), fused=True)
 
 
-def sgd(model: torch.nn.Module, lr: float, momentum: float = 0.0, nesterov: bool = False,
-        weight_decay: float = 0.0) -> torch.optim.SGD:
+def sgd(
+    model: torch.nn.Module,
+    lr: float,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+) -> torch.optim.SGD:
     # foreach: the same numbers as the per-tensor loop, which on the CPU allocates a new tensor per
     # parameter and step (the MLP's step at batch 32: 7.0 -> 4.7 ms and 6.5 -> 6.2 ms in two runs of
     # benchmarks/bench_optimizers.py). Weight decay follows the same rule as AdamW's (param_groups).
@@ -43,8 +49,16 @@ def sgd(model: torch.nn.Module, lr: float, momentum: float = 0.0, nesterov: bool
 SCHEDULES = ("cosine", "polynomial", "inverse_sqrt", "keras_time_decay")
 
 
-def schedule(optimizer, kind: str, steps: int, warmup_steps: int = 0, *, min_lr_ratio: float = 0.0,
-             power: float = 1.0, decay: float = 0.0):
+def schedule(
+    optimizer,
+    kind: str,
+    steps: int,
+    warmup_steps: int = 0,
+    *,
+    min_lr_ratio: float = 0.0,
+    power: float = 1.0,
+    decay: float = 0.0,
+):
     """The learning rate at step s as a pure function of s (transformers' schedules where they exist):
 
     cosine            linear warm-up, then cosine from lr down to min_lr_ratio * lr at `steps`
@@ -56,11 +70,13 @@ def schedule(optimizer, kind: str, steps: int, warmup_steps: int = 0, *, min_lr_
 
     if kind == "cosine":
         return transformers.get_cosine_with_min_lr_schedule_with_warmup(
-            optimizer, warmup_steps, steps, min_lr_rate=min_lr_ratio)
+            optimizer, warmup_steps, steps, min_lr_rate=min_lr_ratio
+        )
     if kind == "polynomial":
         lr = optimizer.defaults["lr"]
         return transformers.get_polynomial_decay_schedule_with_warmup(
-            optimizer, warmup_steps, steps, lr_end=lr * 1e-6, power=power)
+            optimizer, warmup_steps, steps, lr_end=lr * 1e-6, power=power
+        )
     if kind == "inverse_sqrt":
         return transformers.get_inverse_sqrt_schedule(optimizer, max(1, warmup_steps))
     if kind == "keras_time_decay":

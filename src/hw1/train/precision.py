@@ -5,6 +5,7 @@ elsewhere torch emulates it, up to 13x slower than fp32, so `auto` means fp32 th
 reads /proc/cpuinfo and imports no torch (build_results.py --check must start fast); on CUDA it
 asks torch.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,8 +44,10 @@ def choose_precision(setting: str, device: str, option: str = "precision") -> st
         return "fp32"
     native = native_bf16(device)
     if setting == "bf16" and not native:
-        raise ConfigError(f"{option}: bf16 requested, but {device} has no native bf16 (no AMX or "
-                          f"AVX512-BF16): it would be emulated, many times slower; use auto or fp32")
+        raise ConfigError(
+            f"{option}: bf16 requested, but {device} has no native bf16 (no AMX or "
+            f"AVX512-BF16): it would be emulated, many times slower; use auto or fp32"
+        )
     return "bf16" if native else "fp32"
 
 
