@@ -84,3 +84,29 @@ def test_the_pages_render_from_the_committed_results(lang):
     assert renderer.t(d["beit"]["recall"]["easiest"][0]) in page
     assert renderer.int_(d["train_pool"]) in page
     assert renderer.int_(786432) in page  # the first layer's weights
+
+
+def with_cnn(cnn_accuracy: float) -> dict:
+    m = metrics()
+    m["mlp"].update(parameters=855_050, timing={"train_s": 120.0})
+    m["mlp"]["test"]["accuracy"] = 0.48
+    m["beit"].update(parameters=1_300_000)
+    m["beit"]["test"]["accuracy"] = 0.66
+    m["cnn"] = {
+        "parameters": 650_000,
+        "timing": {"train_s": 30.0},
+        "test": {"accuracy": cnn_accuracy, "per_class": {"recall": {"cat": 0.7, "ship": 0.95}}},
+    }
+    return m
+
+
+def test_the_cnn_against_the_others_and_the_ranking():
+    d = C.derive(with_cnn(0.86), {})
+    assert [name for name, _ in d["ranking"]] == ["cnn", "beit", "mlp"]
+    vb = d["cnn_against"]["beit"]
+    assert vb["parameters"] == pytest.approx(2.0) and vb["time"] == pytest.approx(3.0)
+    assert vb["points_ahead"] == pytest.approx(20.0) and vb["points_behind"] == pytest.approx(-20.0)
+    assert d["cnn"]["slowdown"](3.0) == pytest.approx(10.0) and d["cnn"]["points_below"](0.94) == pytest.approx(8.0)
+    d = C.derive(with_cnn(0.60), {})  # the ranking follows the numbers
+    assert [name for name, _ in d["ranking"]] == ["beit", "cnn", "mlp"]
+    assert C.derive(metrics(), {})["cnn"] is None and C.derive(metrics(), {})["ranking"] == []
