@@ -106,7 +106,9 @@ def test_the_cnn_against_the_others_and_the_ranking():
     vb = d["cnn_against"]["beit"]
     assert vb["parameters"] == pytest.approx(2.0) and vb["time"] == pytest.approx(3.0)
     assert vb["points_ahead"] == pytest.approx(20.0) and vb["points_behind"] == pytest.approx(-20.0)
-    assert d["cnn"]["slowdown"](3.0) == pytest.approx(10.0) and d["cnn"]["points_below"](0.94) == pytest.approx(8.0)
+    assert d["cnn"]["slowdown"](3.0) == pytest.approx(10.0) and d["cnn"]["points_below"](
+        0.94
+    ) == pytest.approx(8.0)
     d = C.derive(with_cnn(0.60), {})  # the ranking follows the numbers
     assert [name for name, _ in d["ranking"]] == ["beit", "cnn", "mlp"]
     assert C.derive(metrics(), {})["cnn"] is None and C.derive(metrics(), {})["ranking"] == []
