@@ -9,6 +9,7 @@ import pytest
 
 from conftest import run_build, statuses
 from hw1.experiments import EXPERIMENTS
+from hw1.runner import audit
 from hw1.runner.audit import setup_differences
 from hw1.site import hook
 
@@ -98,6 +99,8 @@ def test_other_machine_or_precision_uses_the_stated_bound():
     assert setup_differences(a, json.loads(json.dumps(a))) == []
     b = {**a, "precision": "fp32", "machine": {"cpu": "Y", "cpu_flags_sha256": "2"}}
     assert setup_differences(a, b) == ["cpu: X -> Y", "cpu flags: 1 -> 2", "precision: bf16 -> fp32"]
+    gpu = {**a, "device_type": "cuda"}  # the same GPU twice: its nondeterministic kernels still differ
+    assert setup_differences(gpu, json.loads(json.dumps(gpu))) == [audit.CUDA_NONDETERMINISM]
 
 
 def test_provenance_page_shows_verify_in_both_languages(tmp_path):

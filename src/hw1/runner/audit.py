@@ -104,8 +104,12 @@ def lookup(metrics: dict, dotted: str):
     return node if isinstance(node, (int, float)) and not isinstance(node, bool) else None
 
 
+CUDA_NONDETERMINISM = "CUDA: some kernels (bilinear interpolation's backward) are nondeterministic"
+
+
 def setup_differences(committed: dict, rerun: dict) -> list[str]:
-    """What differs between the two runs' setups (empty: the same machine, so tolerance 0)."""
+    """What keeps the two runs from giving the same bytes: their setups' differences, or on the same
+    GPU its nondeterministic kernels (empty: the same CPU machine, so tolerance 0)."""
 
     def facts(p: dict) -> dict:
         m = p.get("machine") or {}
@@ -119,7 +123,10 @@ def setup_differences(committed: dict, rerun: dict) -> list[str]:
         }
 
     a, b = facts(committed), facts(rerun)
-    return [f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    differences = [f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    if not differences and a["device_type"] == "cuda":  # see execute.CUDA_DETERMINISM
+        differences = [CUDA_NONDETERMINISM]
+    return differences
 
 
 def compare_metrics(spec: ExperimentSpec, committed: dict, rerun: dict, tolerance: float) -> list[dict]:
@@ -202,8 +209,6 @@ def verify_one(spec: ExperimentSpec, options, git: str, committed: dict, problem
         )
     metrics, provenance = rerun(spec, profile, options, git)
     differences = setup_differences(committed, provenance)
-    if committed.get("device_type") == "cuda" and not differences:  # see execute.CUDA_DETERMINISM
-        differences = ["CUDA: some kernels (bilinear interpolation's backward) are nondeterministic"]
     tolerance = spec.tolerance_across if differences else 0.0
     rows = compare_metrics(
         spec, json.loads((folder / "metrics.json").read_text(encoding="utf-8")), metrics, tolerance
